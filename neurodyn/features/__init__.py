@@ -1,0 +1,1 @@
+"""neurodyn.features."""

@@ -1,0 +1,1 @@
+"""neurodyn.simulators._kernels."""
