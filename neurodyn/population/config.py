@@ -1,0 +1,143 @@
+"""Settings of a SynapsNet model and of its training (frozen dataclasses).
+
+Where the SynapsNet paper (Delavari, Oruc & Murphy, arXiv 2411.08221) is silent, the defaults
+below are our choices (see ``docs/synapsnet.md``); each one is an option here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from neurodyn._validation import check_choice, check_positive, fail
+
+__all__ = ["SynapsNetConfig"]
+
+DECODERS = ("mlp", "gru", "transformer")
+LOSSES = ("mse", "poisson")
+SIGNS = ("none", "dale")
+NAN_POLICIES = ("error", "mask")
+A_INITS = ("zeros", "normal")
+
+
+@dataclass(frozen=True)
+class SynapsNetConfig:
+    """Architecture and training settings of :class:`~neurodyn.population.SynapsNet`.
+
+    Attributes:
+        window: context window W in time steps; neuron i's next value is predicted from its own
+            last W values, its last W input currents and the last W behaviour rows.
+        embedding_dim: size of each neuron's learned embedding (0: no embedding, an ablation).
+        decoder: shared decoder, ``"mlp"`` (flattened window, default), ``"gru"`` or
+            ``"transformer"`` (small causal transformer over the W time steps).
+        hidden_dim: width of the decoder (MLP hidden units, GRU state, transformer d_model).
+        num_layers: hidden layers of the MLP, GRU layers or transformer layers.
+        num_heads: attention heads of the transformer decoder.
+        learn_connectivity: learn A (``False`` fixes A = 0: the independent-neuron control).
+        zero_diagonal: fix A[i, i] = 0 (the neuron's own past already enters the decoder).
+        sign: ``"none"`` (A unconstrained) or ``"dale"``: A[i, j] = softplus(W[i, j]) *
+            tanh(u[j]), so all outgoing weights of neuron j share the learned sign of u[j].
+        a_init: ``"zeros"`` (start as independent neurons) or ``"normal"`` (N(0, 1/N)).
+        l1: weight of the L1 penalty ``l1 * sum|A| / N`` added to the loss (0 disables it).
+        loss: ``"mse"`` on z-scored activity (calcium) or ``"poisson"`` negative log-likelihood
+            of raw counts with a log-rate output (spike counts; activity must be >= 0).
+        nan_policy: ``"error"`` (NaN in activity/behaviour raises) or ``"mask"`` (NaN entries
+            are left out of the loss and of the z-scoring statistics and enter the decoder as
+            the training mean).
+        split: ``(train, val, test)`` fractions of :func:`chronological_split`; training uses
+            the first two blocks only.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay of the decoder (never applied to A or embeddings).
+        batch_size: time windows per optimiser step (each window predicts every neuron).
+        epochs: maximum number of passes over the training windows.
+        patience: epochs without validation improvement before stopping.
+        grad_clip: maximal gradient norm (0 disables clipping).
+        seed: seed of the initialisation and of the batch order.
+        neuron_chunk: neurons per decoder pass; ``None`` chooses it so that one pass holds at
+            most about 2**17 neuron-windows (bounded memory for large sessions).
+    """
+
+    window: int = 16
+    embedding_dim: int = 16
+    decoder: str = "mlp"
+    hidden_dim: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    learn_connectivity: bool = True
+    zero_diagonal: bool = True
+    sign: str = "none"
+    a_init: str = "zeros"
+    l1: float = 0.0
+    loss: str = "mse"
+    nan_policy: str = "error"
+    split: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 50
+    patience: int = 5
+    grad_clip: float = 1.0
+    seed: int = 0
+    neuron_chunk: int | None = None
+
+    def __post_init__(self) -> None:
+        check_positive("embedding_dim", self.embedding_dim, strict=False, integer=True)
+        for name in (
+            "window",
+            "hidden_dim",
+            "num_layers",
+            "num_heads",
+            "batch_size",
+            "epochs",
+            "patience",
+        ):
+            check_positive(name, getattr(self, name), integer=True)
+        check_choice("decoder", self.decoder, DECODERS)
+        check_choice("sign", self.sign, SIGNS)
+        check_choice("a_init", self.a_init, A_INITS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("nan_policy", self.nan_policy, NAN_POLICIES)
+        for name in ("l1", "weight_decay", "grad_clip"):
+            check_positive(name, getattr(self, name), strict=False)
+        check_positive("lr", self.lr)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            fail("seed", "an integer >= 0", self.seed, exc=TypeError)
+        if self.neuron_chunk is not None:
+            check_positive("neuron_chunk", self.neuron_chunk, integer=True)
+        for name in ("zero_diagonal", "learn_connectivity"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "a bool", getattr(self, name), exc=TypeError)
+        split = tuple(self.split)
+        if len(split) != 3 or not all(
+            isinstance(f, (int, float)) and math.isfinite(f) and 0 <= f <= 1 for f in split
+        ):
+            fail("split", "3 fractions in [0, 1] (train, val, test)", self.split)
+        if self.decoder == "transformer" and self.hidden_dim % self.num_heads:
+            fail("hidden_dim", f"a multiple of num_heads={self.num_heads}", self.hidden_dim)
+        object.__setattr__(self, "split", tuple(float(f) for f in split))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict of all fields."""
+        out = dataclasses.asdict(self)
+        out["split"] = list(self.split)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SynapsNetConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``.
+
+        Example:
+            >>> cfg = SynapsNetConfig(window=8)
+            >>> SynapsNetConfig.from_dict(cfg.to_dict()) == cfg
+            True
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            fail("config", f"keys among {sorted(names)}", unknown, "Check the spelling.")
+        values = dict(data)
+        if "split" in values:
+            values["split"] = tuple(values["split"])
+        return cls(**values)
