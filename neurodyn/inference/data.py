@@ -150,7 +150,7 @@ class InMemorySource:
                 f"{self.num_invalid} simulations, all invalid",
                 "Check the simulator or restrict the prior (RestrictionClassifier).",
             )
-        num_val = int(math.floor(validation_fraction * num))
+        num_val = math.floor(validation_fraction * num)
         if validation_fraction > 0 and num >= 2:
             num_val = max(num_val, 1)
         num_val = min(num_val, num - 1)

@@ -1,0 +1,135 @@
+"""Conditional density estimators ``q(theta | x)``: z-scoring + embedding net + zuko flow.
+
+:class:`ConditionalDensity` works in the original units of ``theta`` and ``x``: the z-scoring
+of both lives inside the module (as buffers, saved with the weights) and the log-density
+includes the Jacobian of the ``theta`` standardisation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import zuko
+from torch import Tensor, nn
+
+from neurodyn.inference.config import NPEConfig
+from neurodyn.inference.embedding import build_embedding
+
+__all__ = ["ConditionalDensity", "build_flow"]
+
+_MIN_STD = 1e-8
+
+
+def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
+    """The zuko conditional flow/mixture for ``num_params`` dims given ``context`` features.
+
+    Example:
+        >>> flow = build_flow(NPEConfig(estimator="maf", num_transforms=2), 2, 3)
+        >>> flow(torch.zeros(3)).sample().shape
+        torch.Size([2])
+    """
+    hidden = (config.hidden_features, config.hidden_features)
+    if config.estimator == "nsf":
+        return zuko.flows.NSF(
+            num_params,
+            context,
+            bins=config.num_bins,
+            transforms=config.num_transforms,
+            hidden_features=hidden,
+        )
+    if config.estimator == "maf":
+        return zuko.flows.MAF(
+            num_params, context, transforms=config.num_transforms, hidden_features=hidden
+        )
+    return zuko.flows.GMM(
+        num_params, context, components=config.num_components, hidden_features=hidden
+    )
+
+
+def _clean_std(std: Tensor) -> Tensor:
+    std = torch.nan_to_num(std, nan=1.0)
+    return torch.where(std < _MIN_STD, torch.ones_like(std), std)
+
+
+class ConditionalDensity(nn.Module):
+    """``q(theta | x)`` with z-scoring, an embedding net and a zuko density estimator.
+
+    Args:
+        config: estimator settings.
+        num_params: dimension of ``theta``.
+        x_shape: event shape of one ``x``.
+        moments: ``(theta_mean, theta_std, x_mean, x_std)`` of the training data
+            (shapes ``(num_params,)`` and ``x_shape``); ``None`` means no z-scoring.
+
+    Example:
+        >>> q = ConditionalDensity(NPEConfig(num_transforms=2), 2, (3,))
+        >>> q.log_prob(torch.zeros(4, 2), torch.zeros(4, 3)).shape
+        torch.Size([4])
+        >>> q.sample(5, torch.zeros(4, 3)).shape
+        torch.Size([5, 4, 2])
+    """
+
+    def __init__(
+        self,
+        config: NPEConfig,
+        num_params: int,
+        x_shape: tuple[int, ...],
+        moments: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_params = int(num_params)
+        self.x_shape = tuple(int(s) for s in x_shape)
+        self.embedding, context = build_embedding(config.embedding, self.x_shape)
+        self.flow = build_flow(config, self.num_params, context)
+        dtype = torch.get_default_dtype()
+        t_mean, t_std = torch.zeros(num_params, dtype=dtype), torch.ones(num_params, dtype=dtype)
+        x_mean, x_std = (
+            torch.zeros(self.x_shape, dtype=dtype),
+            torch.ones(self.x_shape, dtype=dtype),
+        )
+        if moments is not None:
+            tm, ts, xm, xs = (m.detach().to("cpu", dtype) for m in moments)
+            if config.z_score_theta == "independent":
+                t_mean, t_std = tm, _clean_std(ts)
+            if config.z_score_x == "independent":
+                if config.embedding.kind == "permutation_invariant":
+                    # pool over the trial axis so that trials stay exchangeable
+                    var = (xs**2 + xm**2).mean(0) - xm.mean(0) ** 2
+                    xm, xs = xm.mean(0).expand_as(xm), var.clamp_min(0).sqrt().expand_as(xm)
+                x_mean, x_std = xm.clone(), _clean_std(xs.clone())
+            elif config.z_score_x == "structured":
+                m = xm.mean()
+                s = ((xs**2 + xm**2).mean() - m**2).clamp_min(0).sqrt()
+                x_mean = torch.full(self.x_shape, float(m), dtype=dtype)
+                x_std = torch.full(self.x_shape, float(_clean_std(s)), dtype=dtype)
+        self.register_buffer("theta_mean", t_mean)
+        self.register_buffer("theta_std", t_std)
+        self.register_buffer("x_mean", x_mean)
+        self.register_buffer("x_std", x_std)
+
+    def context(self, x: Tensor) -> Tensor:
+        """Embedding of ``x`` ``(B, *x_shape)`` -> ``(B, context)``."""
+        return self.embedding((x - self.x_mean) / self.x_std)
+
+    def log_prob_context(self, theta: Tensor, context: Tensor) -> Tensor:
+        """``log q(theta | x)`` from a precomputed context.
+
+        ``theta`` ``(..., B, num_params)`` broadcasts against ``context`` ``(B, C)``;
+        returns ``(..., B)``.
+        """
+        z = (theta - self.theta_mean) / self.theta_std
+        return self.flow(context).log_prob(z) - self.theta_std.log().sum()
+
+    def log_prob(self, theta: Tensor, x: Tensor) -> Tensor:
+        """``log q(theta_i | x_i)``: theta ``(B, num_params)``, x ``(B, *x_shape)`` -> ``(B,)``."""
+        return self.log_prob_context(theta, self.context(x))
+
+    def sample(self, num: int, x: Tensor) -> Tensor:
+        """``num`` samples per ``x`` ``(B, *x_shape)`` -> ``(num, B, num_params)``."""
+        z = self.flow(self.context(x)).sample((num,))
+        return z * self.theta_std + self.theta_mean
+
+    def num_weights(self) -> int:
+        """Number of trainable scalars."""
+        return sum(math.prod(p.shape) for p in self.parameters() if p.requires_grad)

@@ -1,0 +1,243 @@
+"""The training loop shared by NPE and the restriction classifier.
+
+One loop for every loss: Adam, validation-loss early stopping (the best weights are restored),
+total-gradient-norm clipping, a seeded CPU generator for shuffling (so a run is reproducible),
+data that stay on the training device, one host synchronisation per epoch, a progress bar, and
+checkpoints (safetensors + JSON) after every epoch from which :func:`fit` resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from neurodyn._runtime import progress as progress_bar
+from neurodyn._validation import fail
+from neurodyn.inference.data import BatchSource
+
+__all__ = ["TrainingSummary", "fit"]
+
+LossFn = Callable[[Tensor, Tensor, torch.Generator], Tensor]
+
+
+@dataclass
+class TrainingSummary:
+    """What happened during training.
+
+    Attributes:
+        epochs: epochs run (in total, including resumed ones).
+        best_epoch: epoch (1-based) of the restored weights.
+        best_val_loss: validation loss of the restored weights (``nan`` without validation).
+        train_losses: mean training loss per epoch.
+        val_losses: validation loss per epoch.
+        num_steps: optimiser steps.
+        wall_time_s: seconds spent in this call.
+        stopped_early: whether patience ran out before ``max_epochs``.
+    """
+
+    epochs: int = 0
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    train_losses: list[float] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+    num_steps: int = 0
+    wall_time_s: float = 0.0
+    stopped_early: bool = False
+
+
+def _val_loss(
+    loss_fn: LossFn,
+    source: BatchSource,
+    batch_size: int,
+    device: torch.device,
+    generator: torch.Generator,
+) -> float:
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    count = 0
+    for theta, x in source.val_batches(max(batch_size, 4096), device):
+        total += loss_fn(theta, x, generator).double() * theta.shape[0]
+        count += theta.shape[0]
+    return float(total) / count if count else math.nan
+
+
+def _save(
+    path: Path,
+    model: nn.Module,
+    best: dict[str, Tensor],
+    opt: torch.optim.Optimizer,
+    gen: torch.Generator,
+    summary: TrainingSummary,
+    bad: int,
+    fingerprint: str,
+) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors |= {f"best.{k}": v.cpu().contiguous() for k, v in best.items()}
+    state = opt.state_dict()
+    for idx, st in state["state"].items():
+        for key, value in st.items():
+            tensors[f"opt.{idx}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tensors["generator"] = gen.get_state()
+    tmp = path / "checkpoint.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    meta = {
+        "fingerprint": fingerprint,
+        "bad_epochs": bad,
+        "param_groups": state["param_groups"],
+        "summary": summary.__dict__,
+    }
+    (path / "checkpoint.json.tmp").write_text(json.dumps(meta))
+    tmp.replace(path / "checkpoint.safetensors")
+    (path / "checkpoint.json.tmp").replace(path / "checkpoint.json")
+
+
+def _load(
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    gen: torch.Generator,
+    fingerprint: str,
+    device: torch.device,
+) -> tuple[dict[str, Tensor], TrainingSummary, int] | None:
+    meta_path, weights = path / "checkpoint.json", path / "checkpoint.safetensors"
+    if not (meta_path.is_file() and weights.is_file()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("fingerprint") != fingerprint:
+        fail(
+            "checkpoint_dir",
+            "a checkpoint of the same model, data and settings",
+            f"a checkpoint with another fingerprint in {str(path)!r}",
+            "Use a fresh folder or delete the old checkpoint.",
+        )
+    tensors = load_file(str(weights))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+    opt_state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            opt_state.setdefault(int(idx), {})[name] = value
+    opt.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
+    gen.set_state(tensors["generator"])
+    summary = TrainingSummary(**meta["summary"])
+    return best, summary, int(meta["bad_epochs"])
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    source: BatchSource,
+    *,
+    batch_size: int,
+    learning_rate: float,
+    max_epochs: int,
+    patience: int,
+    clip_grad_norm: float | None,
+    seed: int,
+    device: torch.device,
+    checkpoint_dir: str | Path | None = None,
+    fingerprint: str = "",
+    show_progress: bool | None = None,
+    description: str = "training",
+) -> TrainingSummary:
+    """Train ``model`` by minimising ``loss_fn`` on ``source``; restore the best weights.
+
+    Args:
+        model: the module whose parameters are optimised (already on ``device``).
+        loss_fn: ``loss_fn(theta, x, generator) -> scalar`` mean loss of a minibatch.
+        source: training/validation batches.
+        batch_size: minibatch size.
+        learning_rate: Adam step size.
+        max_epochs: upper bound on epochs (counted over resumed runs too).
+        patience: epochs without validation improvement before stopping.
+        clip_grad_norm: total gradient-norm bound, or ``None``.
+        seed: seed of the shuffling generator.
+        device: training device (batches are requested there).
+        checkpoint_dir: folder for ``checkpoint.safetensors``/``checkpoint.json``, written
+            after every epoch; an existing checkpoint there is resumed.
+        fingerprint: string identifying model, data and settings (a mismatching checkpoint
+            raises ``ValueError``).
+        show_progress: progress bar (``None``: automatic).
+        description: progress-bar label.
+
+    Returns:
+        A :class:`TrainingSummary`.
+    """
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=learning_rate)
+    summary = TrainingSummary()
+    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    bad = 0
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if ckpt is not None:
+        ckpt.mkdir(parents=True, exist_ok=True)
+        loaded = _load(ckpt, model, opt, gen, fingerprint, device)
+        if loaded is not None:
+            best, summary, bad = loaded
+    has_val = bool(source.num_val)
+    done = summary.stopped_early or summary.epochs >= max_epochs
+    epochs = range(summary.epochs, max_epochs)
+    if show_progress is None:  # automatic: only on a terminal (and NEURODYN_PROGRESS != 0)
+        disable = None if sys.stderr.isatty() else True
+    else:
+        disable = not show_progress
+    for epoch in progress_bar(
+        epochs, total=len(epochs), description=description, disable=True if done else disable
+    ):
+        if done:
+            break
+        model.train()
+        total = torch.zeros((), device=device, dtype=torch.float64)
+        count = 0
+        for theta, x in source.train_batches(batch_size, gen, device):
+            loss = loss_fn(theta, x, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(params, clip_grad_norm)
+            opt.step()
+            total += loss.detach().double() * theta.shape[0]
+            count += theta.shape[0]
+            summary.num_steps += 1
+        model.eval()
+        with torch.no_grad():
+            train_loss = float(total) / max(count, 1)
+            val = _val_loss(loss_fn, source, batch_size, device, gen) if has_val else train_loss
+        if not math.isfinite(train_loss):
+            fail(
+                "training",
+                "a finite loss",
+                train_loss,
+                "Lower learning_rate, check x for extreme values, or enable z-scoring.",
+                exc=RuntimeError,
+            )
+        summary.epochs = epoch + 1
+        summary.train_losses.append(train_loss)
+        summary.val_losses.append(val)
+        if val < summary.best_val_loss:
+            summary.best_val_loss, summary.best_epoch, bad = val, epoch + 1, 0
+            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+        if bad >= patience:
+            summary.stopped_early = True
+        if ckpt is not None:
+            _save(ckpt, model, best, opt, gen, summary, bad, fingerprint)
+        if summary.stopped_early:
+            break
+    model.load_state_dict(best)
+    model.eval()
+    summary.wall_time_s = time.perf_counter() - start
+    return summary
