@@ -308,7 +308,7 @@ def _train_epoch(model: SynapsNet, sessions: Sequence[_Session], optimizer, conf
         order = sess.train_t[
             torch.randperm(len(sess.train_t), generator=gen).to(sess.train_t.device)
         ]
-        queues.append([(s, chunk) for chunk in order.split(config.batch_size)])
+        queues.append([(s, chunk) for chunk in order.split(config.batch_size) if len(chunk)])
     plan = [item for rnd in _round_robin(queues) for item in rnd]
     total, count, steps = 0.0, 0.0, 0
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -339,7 +339,7 @@ def _train_epoch(model: SynapsNet, sessions: Sequence[_Session], optimizer, conf
 
 
 def _round_robin(queues: list[list[Any]]):
-    for k in range(max(len(q) for q in queues)):
+    for k in range(max((len(q) for q in queues), default=0)):
         yield [q[k] for q in queues if k < len(q)]
 
 
