@@ -24,8 +24,8 @@ import torch
 
 from neurodyn._runtime import progress
 from neurodyn._validation import check_positive, fail
-from neurodyn.compute.cluster import connect
-from neurodyn.compute.store import SimulationStore
+from neurodyn.compute.cluster import check_scheduler, connect
+from neurodyn.compute.store import ChunkRange, SimulationStore
 
 __all__ = ["CampaignResult", "draw_theta", "simulate"]
 
@@ -208,7 +208,7 @@ def simulate(
         ...     def config(self): return {}
         ...     def simulate(self, theta, *, seed=None, output="features"): return theta**2
         >>> from distributed import Client
-        >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        >>> with Client(processes=False, n_workers=1, dashboard_address=":0") as client:
         ...     res = simulate(Square(), Square.prior, 10, tempfile.mkdtemp() + "/s.zarr",
         ...                    scheduler=client, chunk=4, seed=1, show_progress=False)
         >>> res.num_valid, res.chunks_run
@@ -221,11 +221,15 @@ def simulate(
         fail("prior_or_proposal", "a distribution with sample((n,))",
              type(prior_or_proposal).__name__, exc=TypeError)
     num, chunk, seed, path = _check_inputs(num, chunk, seed, store)
+    if workers is not None:
+        workers = check_positive("workers", workers, integer=True)
+    if scheduler is not None and not _is_client(scheduler):
+        check_scheduler(scheduler)
     t0 = time.perf_counter()
     first = draw_theta(prior_or_proposal, seed, 0, min(chunk, num))
     if first.shape[1] != simulator.num_params:
         fail("prior_or_proposal", f"samples with {simulator.num_params} parameters",
-             f"{first.shape[1]} parameters")
+             first.shape[1], "Use the simulator's prior or a posterior over its parameters.")
     provenance = {
         "simulator": simulator.name,
         "simulator_version": str(simulator.version),
@@ -239,35 +243,31 @@ def simulate(
         "theta_fingerprint": hashlib.blake2b(first.tobytes(), digest_size=8).hexdigest(),
     }
     corrupt: list[int] = []
+    st: SimulationStore | None = None
     if SimulationStore.exists(path, group):
         st = SimulationStore.open(path, group, mode="r+")
         st.check_compatible(provenance)
         if verify:
             corrupt = st.verify()
+        done = st.done()
+        todo = [c for c in st.chunks() if not done[c.index]]
     else:
-        import neurodyn
-
-        provenance.update({
-            "units": list(getattr(simulator.prior, "units", ())) if hasattr(
-                simulator, "prior") else [],
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "neurodyn_version": neurodyn.__version__,
-            "torch_version": torch.__version__,
-            "prior_low": _bounds(prior_or_proposal, "low"),
-            "prior_high": _bounds(prior_or_proposal, "high"),
-        })
-        st = SimulationStore.create(path, provenance, group)
-    done = st.done()
-    todo = [c for c in st.chunks() if not done[c.index]]
+        todo = [ChunkRange(k, k * chunk, min(num, (k + 1) * chunk))
+                for k in range(math.ceil(num / chunk))]
     nan_counts = np.zeros(simulator.num_features, dtype=np.int64)
     if todo:
         is_cuda = torch.device(str(simulator.device)).type == "cuda"
+        # connect first: an unreachable scheduler leaves no new store behind
         client, close = connect(scheduler, workers=workers, gpu=is_cuda, timeout=timeout)
         try:
-            nan_counts = _run(client, simulator, prior_or_proposal, st, path, group, todo,
+            if st is None:
+                st = _create(path, group, provenance, simulator, prior_or_proposal)
+            nan_counts = _run(client, simulator, prior_or_proposal, path, group, todo,
                               seed, derive_seeds, show_progress)
         finally:
             close()
+    if st is None:  # unreachable: todo is never empty for a new store
+        st = SimulationStore.open(path, group)
     summary = st.summary()
     return CampaignResult(
         store=path, group=group, num=num, num_valid=summary["num_valid"],
@@ -278,12 +278,33 @@ def simulate(
     )
 
 
+def _is_client(obj: Any) -> bool:
+    from distributed import Client
+
+    return isinstance(obj, Client)
+
+
+def _create(path, group, provenance, simulator, proposal) -> SimulationStore:
+    import neurodyn
+
+    prov = dict(provenance)
+    prov.update({
+        "units": list(getattr(getattr(simulator, "prior", None), "units", ()) or ()),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "neurodyn_version": neurodyn.__version__,
+        "torch_version": torch.__version__,
+        "prior_low": _bounds(proposal, "low"),
+        "prior_high": _bounds(proposal, "high"),
+    })
+    return SimulationStore.create(path, prov, group)
+
+
 def _bounds(dist: Any, which: str) -> list[float] | None:
     value = getattr(dist, which, None)
     return value.cpu().tolist() if isinstance(value, torch.Tensor) else None
 
 
-def _run(client, simulator, proposal, st, path, group, todo, seed, derive_seeds,
+def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
          show_progress) -> np.ndarray:
     from distributed import as_completed
 
@@ -319,12 +340,7 @@ def _run(client, simulator, proposal, st, path, group, todo, seed, derive_seeds,
             if nxt is not None:
                 ac.add(submit(nxt))
     except BaseException:
-        for f in ac.futures:
+        for f in list(ac.futures):
             f.cancel()
         raise
     return nan_counts
-
-
-def num_chunks(num: int, chunk: int) -> int:
-    """Number of chunks of a campaign."""
-    return math.ceil(num / chunk)

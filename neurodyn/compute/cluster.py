@@ -21,7 +21,7 @@ from typing import Any
 
 from neurodyn._validation import check_positive, fail
 
-__all__ = ["connect"]
+__all__ = ["check_scheduler", "connect"]
 
 
 def _gpu_count() -> int:
@@ -53,7 +53,7 @@ def _local_cluster(workers: int | None, gpu: bool):
             }
             for i in range(n)
         }
-        scheduler = {"cls": Scheduler, "options": {"dashboard_address": None}}
+        scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
         return SpecCluster(workers=specs, scheduler=scheduler, silence_logs=logging.ERROR)
     n = workers or max(1, min(cores, 2))
     threads = max(1, cores // n)
@@ -61,10 +61,26 @@ def _local_cluster(workers: int | None, gpu: bool):
         n_workers=n,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=logging.ERROR,
         env={"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "1"},
     )
+
+
+def check_scheduler(scheduler: Any) -> dict[str, Any]:
+    """Validate a scheduler address or file; return the ``Client`` keyword arguments."""
+    if not isinstance(scheduler, (str, Path)):
+        fail("scheduler", "None, a scheduler address, a scheduler file or a distributed.Client",
+             type(scheduler).__name__, exc=TypeError)
+    text = str(scheduler)
+    if text.endswith(".json"):
+        if not Path(text).is_file():
+            fail("scheduler", "an existing scheduler file", text, "Check the path.",
+                 exc=FileNotFoundError)
+        return {"scheduler_file": text}
+    if "://" not in text and ":" not in text:
+        fail("scheduler", "an address like 'tcp://host:8786' or a scheduler file (.json)", text)
+    return {"address": text}
 
 
 def connect(
@@ -108,21 +124,8 @@ def connect(
             cluster.close()
 
         return client, close
-    if not isinstance(scheduler, (str, Path)):
-        fail("scheduler", "None, a scheduler address, a scheduler file or a distributed.Client",
-             type(scheduler).__name__, exc=TypeError)
+    kwargs = check_scheduler(scheduler)
     text = str(scheduler)
-    kwargs: dict[str, Any]
-    if text.endswith(".json"):
-        if not Path(text).is_file():
-            fail("scheduler", "an existing scheduler file", text, "Check the path.",
-                 exc=FileNotFoundError)
-        kwargs = {"scheduler_file": text}
-    else:
-        if "://" not in text and ":" not in text:
-            fail("scheduler", "an address like 'tcp://host:8786' or a scheduler file (.json)",
-                 text)
-        kwargs = {"address": text}
     try:
         client = Client(**kwargs, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError) as err:

@@ -162,7 +162,7 @@ class ZarrSource:
         return validation_mask(start, stop, self.validation_fraction, key)
 
     def _read(self, entry: tuple[int, int, int, int], part: str) -> tuple[np.ndarray, np.ndarray]:
-        s, k, start, stop = entry
+        s, _, start, stop = entry
         st = self.stores[s]
         theta = np.asarray(st.root["theta"][start:stop])
         x = np.asarray(st.root["x"][start:stop])
