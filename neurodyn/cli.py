@@ -45,6 +45,52 @@ def demo(
     typer.echo(f"report: {path}")
 
 
+@app.command()
+def simulate(
+    model: str = typer.Argument(..., help="Simulator: 'hh' or 'pyloric'."),
+    num: int = typer.Option(..., "--num", "-n", help="Number of simulations."),
+    store: Path = typer.Option(..., "--store", help="zarr store (created, or resumed)."),
+    scheduler: str | None = typer.Option(
+        None, help="dask scheduler address or scheduler file; default: local workers."
+    ),
+    seed: int = typer.Option(0, help="Campaign seed (theta and noise of every simulation)."),
+    chunk: int = typer.Option(10_000, help="Simulations per task / zarr chunk."),
+    workers: int | None = typer.Option(None, help="Local worker processes (no --scheduler)."),
+    device: str = typer.Option("cpu", help="'cpu', 'cuda' (one worker per GPU) or 'auto'."),
+    group: str | None = typer.Option(None, help="Group inside the store (e.g. a round)."),
+) -> None:
+    """Run or resume a simulation campaign into a zarr store (re-run the same command to
+    finish an interrupted campaign)."""
+    from neurodyn.compute import simulate as run_campaign
+    from neurodyn.compute.models import make_simulator
+
+    sim = make_simulator(model, device)
+    result = run_campaign(sim, sim.prior, num, store, scheduler=scheduler, chunk=chunk,
+                          seed=seed, workers=workers, group=group)
+    typer.echo(str(result))
+
+
+@app.command()
+def train(
+    store: Path = typer.Option(..., "--store", help="A finished simulation store."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the posterior."),
+    group: str | None = typer.Option(None, help="Group inside the store."),
+    estimator: str = typer.Option("nsf", help="'nsf', 'maf' or 'mdn'."),
+    max_epochs: int = typer.Option(1000, help="Upper bound on training epochs."),
+    batch_size: int = typer.Option(256, help="Minibatch size."),
+    device: str = typer.Option("auto", help="'auto', 'cpu' or 'cuda'."),
+) -> None:
+    """Train NPE from a simulation store (streamed, so it may exceed memory); save the
+    posterior (safetensors + JSON) into OUT."""
+    from neurodyn.compute.rounds import train_from_store
+    from neurodyn.inference import NPEConfig
+
+    config = NPEConfig(estimator=estimator, max_epochs=max_epochs, batch_size=batch_size,
+                       device=device)
+    train_from_store(store, out, group=group, config=config)
+    typer.echo(f"posterior: {out}")
+
+
 def main() -> None:
     """Entry point of the ``neurodyn`` script."""
     app()
