@@ -15,7 +15,7 @@ units whose row t predicts ``activity[t]`` from rows ``< t`` (the first ``window
   mean and standard deviation windows, behaviour and a neuron embedding (SynapsNet with
   ``A x`` replaced by population statistics; Mi et al. 2023).
 * :class:`NetFormerForecaster` — linear (softmax-free) attention between neuron tokens,
-  ``x_hat[t] = x[t-1] + A_t x[t-1]`` with ``A_t = Q K^T / sqrt(d)`` from the windows and
+  ``x_hat[t] = g x[t-1] + A_t x[t-1]`` with ``A_t = Q K^T / sqrt(d)`` from the windows and
   neuron embeddings (Lu et al., NetFormer); ``connectivity()`` averages ``A_t``.
 
 Connectivity estimators return ``(N, N)`` matrices with ``C[i, j]`` scoring ``j -> i`` and a
@@ -465,6 +465,7 @@ class _LinearAttention(nn.Module):
         self.k = nn.Linear(d, key_dim, bias=False)
         self.scale = 1.0 / math.sqrt(d)
         self.bias = nn.Parameter(torch.zeros(n))
+        self.gain = nn.Parameter(torch.ones(n))  # learned residual gain (NetFormer: 1)
         self.beh = nn.Linear(nb, n, bias=False) if nb else None
 
     def attention(self, xw: torch.Tensor) -> torch.Tensor:
@@ -476,7 +477,7 @@ class _LinearAttention(nn.Module):
 
     def forward(self, xw: torch.Tensor, bw: torch.Tensor | None) -> torch.Tensor:
         last = xw[:, -1]
-        out = last + (self.attention(xw) @ last[..., None]).squeeze(-1) + self.bias
+        out = self.gain * last + (self.attention(xw) @ last[..., None]).squeeze(-1) + self.bias
         if self.beh is not None and bw is not None:
             out = out + self.beh(bw[:, -1])
         return out
@@ -486,7 +487,9 @@ class NetFormerForecaster(_NeuralForecaster):
     """NetFormer-style linear attention between neurons (no softmax).
 
     Tokens are each neuron's window concatenated with its embedding (layer-normalised);
-    ``A_t = Q K^T / sqrt(W + E)`` and ``x_hat[t] = x[t-1] + A_t x[t-1] + c (+ B b[t-1])``.
+    ``A_t = Q K^T / sqrt(W + E)`` and ``x_hat[t] = g * x[t-1] + A_t x[t-1] + c (+ B b[t-1])``
+    with a learned per-neuron residual gain ``g`` (NetFormer fixes ``g = 1``; the low-rank
+    ``A_t`` cannot cancel the identity when activity is not persistent).
 
     Example:
         >>> x = np.random.default_rng(0).normal(size=(200, 3))
