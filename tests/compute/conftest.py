@@ -10,9 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from toys import LinearGaussian  # noqa: E402
+from toys import LinearGaussian
 
-from neurodyn.compute import SimulationStore  # noqa: E402
+from neurodyn.compute import SimulationStore
 
 HERE = Path(__file__).parent
 

@@ -1,0 +1,95 @@
+"""Training from a store (API and CLI), sequential rounds that resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import read_store
+from toys import LinearGaussian
+from typer.testing import CliRunner
+
+from neurodyn.compute import SimulationStore, simulate
+from neurodyn.compute.rounds import prior_from_store, simulate_rounds, train_from_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, client):
+    path = tmp_path_factory.mktemp("tr") / "s.zarr"
+    sim = LinearGaussian(invalid_above=2.0, noise=0.1)
+    simulate(sim, sim.prior, 2000, path, scheduler=client, chunk=500, seed=4)
+    return path
+
+
+def _config(**kw):
+    from neurodyn.inference import NPEConfig
+
+    base = {"estimator": "mdn", "num_components": 1, "max_epochs": 30, "patience": 5,
+            "hidden_features": 32, "batch_size": 128, "num_threads": 1}
+    base.update(kw)
+    return NPEConfig(**base)
+
+
+def test_prior_from_store(store):
+    prior = prior_from_store(store)
+    sim = LinearGaussian()
+    assert torch.equal(prior.low, sim.prior.low) and torch.equal(prior.high, sim.prior.high)
+    assert prior.param_names == sim.param_names
+
+
+def test_train_from_store_saves_a_posterior(store, tmp_path):
+    from neurodyn.inference import Posterior
+
+    post = train_from_store(store, tmp_path / "post", config=_config(max_epochs=5),
+                            show_progress=False)
+    loaded = Posterior.load(tmp_path / "post")
+    x_o = torch.tensor([0.1, 0.4])
+    theta = torch.tensor([[0.1, 0.4], [0.3, 0.2]])
+    torch.testing.assert_close(loaded.log_prob(theta, x=x_o), post.log_prob(theta, x=x_o))
+    info = json.loads((tmp_path / "post" / "training.json").read_text())
+    assert info["provenance"]["simulator"] == LinearGaussian.name
+    assert info["num_train"] + info["num_val"] == 2000
+
+
+def test_cli_train(store, tmp_path):
+    from neurodyn.cli import app
+
+    out = tmp_path / "cli_post"
+    res = CliRunner().invoke(app, ["train", "--store", str(store), "--out", str(out),
+                                   "--estimator", "mdn", "--max-epochs", "3", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert (out / "weights.safetensors").is_file() and (out / "posterior.json").is_file()
+
+
+def test_cli_simulate_rejects_unknown_model(tmp_path):
+    from neurodyn.cli import app
+
+    res = CliRunner().invoke(app, ["simulate", "lif", "--num", "10",
+                                   "--store", str(tmp_path / "s.zarr")])
+    assert res.exit_code != 0
+    assert "model: expected one of 'hh', 'pyloric', got 'lif'" in str(res.exception)
+
+
+def test_rounds_write_one_group_each_and_resume(tmp_path, client):
+    sim = LinearGaussian(invalid_above=2.0, noise=0.1)
+    x_o = torch.tensor([0.3, -0.2])
+    kw = {"num_rounds": 2, "num_per_round": 1000, "scheduler": client, "chunk": 250,
+          "seed": 9, "show_progress": False,
+          "config": _config(max_epochs=40, patience=10, batch_size=64)}
+    path, out = tmp_path / "s.zarr", tmp_path / "out"
+    first = simulate_rounds(sim, x_o, path, out, **kw)
+    theta = torch.tensor([[0.3, -0.2], [0.25, -0.1]])
+    expected = first[-1].log_prob(theta)
+    # round 1 is drawn from the prior truncated to the round-0 posterior's HPD region
+    t1 = read_store(path, "round_1")["theta"]
+    assert (np.abs(t1 - x_o.numpy()).max(0) < 0.8).all() and (t1.std(0) < 0.35).all()
+    assert (np.abs(read_store(path, "round_0")["theta"]).max(0) > 0.95).all()
+    # interrupt round 1 (a chunk lost, its posterior not yet saved) and resume
+    SimulationStore.open(path, "round_1", mode="r+").root["status/done"][2] = 0
+    for f in (out / "round_1").iterdir():
+        f.unlink()
+    again = simulate_rounds(sim, x_o, path, out, **kw)
+    np.testing.assert_array_equal(read_store(path, "round_1")["theta"], t1)
+    torch.testing.assert_close(again[-1].log_prob(theta), expected)
