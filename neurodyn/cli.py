@@ -91,6 +91,41 @@ def train(
     typer.echo(f"posterior: {out}")
 
 
+@app.command()
+def fit(
+    recording: Path = typer.Argument(..., help="A .npz or .nwb recording."),
+    out: Path = typer.Option(Path("synapsnet_out"), "--out", "-o", help="Output folder."),
+    config: Path | None = typer.Option(None, help="TOML file with a [synapsnet] table."),
+    window: int = typer.Option(16, help="Context window (steps); ignored with --config."),
+    decoder: str = typer.Option("mlp", help="'mlp', 'gru' or 'transformer'."),
+    loss: str = typer.Option("auto", help="'mse', 'poisson' or 'auto' (poisson for counts)."),
+    epochs: int = typer.Option(50, help="Maximum epochs."),
+    bin_size: float | None = typer.Option(None, help="Bin width (s) for spike-time files."),
+    behaviour: bool = typer.Option(True, help="Use the file's behaviour channels."),
+    device: str = typer.Option("auto", help="'auto', 'cpu' or 'cuda'."),
+) -> None:
+    """Fit SynapsNet to a recording; write model, connectivity, plots and a summary to OUT
+    (re-run the same command to resume an interrupted fit)."""
+    import json
+
+    from neurodyn.io import load_recording
+    from neurodyn.population import SynapsNetConfig
+    from neurodyn.population.workflow import config_from_toml, fit_recording
+
+    if config is not None:
+        cfg = config_from_toml(config)
+    else:
+        if loss == "auto":
+            kind = load_recording(recording, bin_size_s=bin_size).kind
+            loss = "poisson" if kind == "counts" else "mse"
+        cfg = SynapsNetConfig(window=window, decoder=decoder, loss=loss, epochs=epochs)
+    summary = fit_recording(recording, out, cfg, use_behaviour=behaviour, bin_size_s=bin_size,
+                            device=device)
+    typer.echo(json.dumps({k: summary[k] for k in ("test_mse", "test_mean_pearson_r",
+                                                    "last_value_test_mean_pearson_r")}))
+    typer.echo(f"results: {out}")
+
+
 def main() -> None:
     """Entry point of the ``neurodyn`` script."""
     app()
