@@ -180,9 +180,14 @@ class NPE:
                     est = ConditionalDensity(cfg, self.num_params, x_shape, source.moments())
                 est = est.to(self.device)
             loss_fn = self._atomic_loss(est) if atomic else self._plain_loss(est)
+            settings = {
+                k: v
+                for k, v in cfg.to_dict().items()
+                if k not in ("max_epochs", "patience", "device", "num_threads")
+            }
             fingerprint = hashlib.sha256(
                 json.dumps(
-                    [cfg.to_dict(), source.num_train, source.num_val, atomic, len(self._rounds)]
+                    [settings, source.num_train, source.num_val, atomic, len(self._rounds)]
                 ).encode()
             ).hexdigest()
             self.summary = fit(
