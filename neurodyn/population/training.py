@@ -310,7 +310,8 @@ def _train_epoch(model: SynapsNet, sessions: Sequence[_Session], optimizer, conf
         ]
         queues.append([(s, chunk) for chunk in order.split(config.batch_size) if len(chunk)])
     plan = [item for rnd in _round_robin(queues) for item in rnd]
-    total, count, steps = 0.0, 0.0, 0
+    total = count = None  # device tensors: no host synchronisation inside the epoch
+    steps = 0
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for s, targets in plan:
         sess = sessions[s]
@@ -332,10 +333,12 @@ def _train_epoch(model: SynapsNet, sessions: Sequence[_Session], optimizer, conf
                 [p for p in params if p.grad is not None], config.grad_clip
             )
         optimizer.step()
-        total += float(batch_loss) * float(n_valid)
-        count += float(n_valid)
+        total = batch_loss * n_valid if total is None else total + batch_loss * n_valid
+        count = n_valid if count is None else count + n_valid
         steps += len(targets) * sess.num_neurons
-    return total / max(count, 1.0), steps
+    if total is None:
+        return float("nan"), 0
+    return float(total / count), steps
 
 
 def _round_robin(queues: list[list[Any]]):
