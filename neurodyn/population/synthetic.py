@@ -23,6 +23,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from scipy.signal import lfilter
 
 from neurodyn._validation import check_positive, check_probability, fail
 
@@ -357,6 +358,7 @@ def _lif_common(
     mu_ext: float,
     sigma_ext: float,
     delay_ms: float,
+    drive_cv: float,
     seed: int | None,
 ) -> tuple[int, np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
     num_neurons = _check_int("num_neurons", num_neurons, 2)
@@ -366,12 +368,13 @@ def _lif_common(
     check_positive("mu_ext", mu_ext)
     check_positive("sigma_ext", sigma_ext, strict=False)
     check_positive("delay_ms", delay_ms)
+    check_positive("drive_cv", drive_cv, strict=False)
     seed = _check_seed(seed)
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
     rng = np.random.default_rng(seed)
     w, types = _ei_weights(rng, num_neurons, 0.8, p_connect, j_exc, g_inh, 0.2)
-    mu = mu_ext * (1.0 + 0.1 * rng.standard_normal(num_neurons))
+    mu = mu_ext * (1.0 + drive_cv * rng.standard_normal(num_neurons))
     return seed, rng, w, types, mu
 
 
@@ -387,6 +390,7 @@ def lif_network(
     mu_ext: float = 15.0,
     sigma_ext: float = 5.0,
     delay_ms: float = 3.0,
+    drive_cv: float = 0.1,
     seed: int | None = None,
 ) -> SyntheticNetwork:
     """Sparse excitatory/inhibitory leaky integrate-and-fire network binned to spike counts.
@@ -395,8 +399,9 @@ def lif_network(
     ``p_connect``; an existing synapse from an excitatory (inhibitory) neuron has the PSP
     amplitude ``j_exc`` (``-g_inh * j_exc``) mV times ``|1 + 0.2 z|``, delivered after
     ``delay_ms``. Membrane: ``tau_m = 20 ms``, threshold 20 mV, reset 10 mV, refractory 2 ms,
-    external drive ``mu_ext`` (per-neuron ±10 %) plus white noise of amplitude ``sigma_ext`` mV
-    (Brunel 2000, model A, with diffusive external input); Euler–Maruyama with ``dt_ms``.
+    external drive ``mu_ext (1 + drive_cv z)`` per neuron plus white noise of amplitude
+    ``sigma_ext`` mV (Brunel 2000, model A, with diffusive external input); Euler–Maruyama
+    with ``dt_ms``.
 
     Args:
         num_neurons: N (>= 2).
@@ -409,6 +414,7 @@ def lif_network(
         mu_ext: mean external drive in mV (threshold is 20 mV).
         sigma_ext: external noise amplitude in mV.
         delay_ms: synaptic delay in ms.
+        drive_cv: coefficient of variation of the per-neuron external drive.
         seed: seed of the wiring and the simulation.
 
     Returns:
@@ -427,7 +433,7 @@ def lif_network(
     if bin_steps < 1 or abs(bin_steps * dt_ms - bin_ms) > 1e-9 * bin_ms:
         fail("bin_ms", f"a multiple of dt_ms={dt_ms}", bin_ms)
     seed, _, w, types, mu = _lif_common(
-        num_neurons, p_connect, j_exc, g_inh, mu_ext, sigma_ext, delay_ms, seed
+        num_neurons, p_connect, j_exc, g_inh, mu_ext, sigma_ext, delay_ms, drive_cv, seed
     )
     burn = round(200.0 / bin_ms) + 1  # discard ~200 ms of transient
     counts = _simulate_lif(
@@ -444,6 +450,7 @@ def lif_network(
         "mu_ext": mu_ext,
         "sigma_ext": sigma_ext,
         "delay_ms": delay_ms,
+        "drive_cv": drive_cv,
         "seed": seed,
     }
     return SyntheticNetwork(
@@ -474,6 +481,7 @@ def calcium_network(
     mu_ext: float = 15.0,
     sigma_ext: float = 5.0,
     delay_ms: float = 3.0,
+    drive_cv: float = 0.1,
     seed: int | None = None,
 ) -> SyntheticNetwork:
     """Calcium imaging (ΔF/F) of the :func:`lif_network` spiking network.
@@ -491,7 +499,7 @@ def calcium_network(
         tau_decay_s: indicator decay time in s (> ``tau_rise_s``).
         spike_amplitude: peak ΔF/F of one spike.
         noise_std: s.d. of the additive frame noise.
-        dt_ms, p_connect, j_exc, g_inh, mu_ext, sigma_ext, delay_ms: as in
+        dt_ms, p_connect, j_exc, g_inh, mu_ext, sigma_ext, delay_ms, drive_cv: as in
             :func:`lif_network`.
         seed: seed of wiring, spikes and imaging noise.
 
@@ -517,32 +525,27 @@ def calcium_network(
     dt_ms = check_positive("dt_ms", dt_ms)
     frame_ms = 1000.0 / frame_rate_hz
     bin_steps = max(1, round(frame_ms / dt_ms))
-    seed, rng, w, types, mu = _lif_common(
-        num_neurons, p_connect, j_exc, g_inh, mu_ext, sigma_ext, delay_ms, seed
+    seed, _, w, types, mu = _lif_common(
+        num_neurons, p_connect, j_exc, g_inh, mu_ext, sigma_ext, delay_ms, drive_cv, seed
     )
     frame_s = bin_steps * dt_ms / 1000.0
-    kernel_len = int(np.ceil(6.0 * tau_decay_s / frame_s)) + 1
-    burn = kernel_len + round(0.2 / frame_s) + 1
+    burn = int(np.ceil(20.0 * tau_decay_s / frame_s)) + 1  # indicator at steady state
     counts = _simulate_lif(
         w, (num_frames + burn) * bin_steps, bin_steps, dt_ms, mu, sigma_ext, delay_ms, seed
     )
-    t = np.arange(kernel_len) * frame_s
-    kernel = np.exp(-t / tau_decay_s) - np.exp(-t / tau_rise_s)
+    # The sampled double-exponential kernel is exactly the difference of two first-order
+    # recursions d[t] = e^(-frame/tau) d[t-1] + s[t] (no truncation).
     t_peak = (
         np.log(tau_decay_s / tau_rise_s) * tau_rise_s * tau_decay_s / (tau_decay_s - tau_rise_s)
     )
-    kernel *= spike_amplitude / (np.exp(-t_peak / tau_decay_s) - np.exp(-t_peak / tau_rise_s))
-    # causal convolution along time via FFT, all neurons at once
-    n_fft = 1 << int(np.ceil(np.log2(counts.shape[0] + kernel_len)))
-    conv = np.fft.irfft(
-        np.fft.rfft(counts.astype(np.float64), n_fft, axis=0) * np.fft.rfft(kernel, n_fft)[:, None],
-        n_fft,
-        axis=0,
-    )[: counts.shape[0]]
+    peak = np.exp(-t_peak / tau_decay_s) - np.exp(-t_peak / tau_rise_s)
+    spikes = counts.astype(np.float64)
+    slow = lfilter([1.0], [1.0, -np.exp(-frame_s / tau_decay_s)], spikes, axis=0)
+    fast = lfilter([1.0], [1.0, -np.exp(-frame_s / tau_rise_s)], spikes, axis=0)
+    conv = (spike_amplitude / peak) * (slow - fast)
     dff = conv[burn:] + noise_std * np.random.default_rng([seed, 2]).standard_normal(
         (num_frames, w.shape[0])
     )
-    del rng
     config = {
         "num_neurons": int(w.shape[0]),
         "num_frames": num_frames,
@@ -558,6 +561,7 @@ def calcium_network(
         "mu_ext": mu_ext,
         "sigma_ext": sigma_ext,
         "delay_ms": delay_ms,
+        "drive_cv": drive_cv,
         "seed": seed,
     }
     return SyntheticNetwork(
