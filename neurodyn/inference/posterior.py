@@ -228,12 +228,15 @@ class Posterior:
         for i in range(x.shape[0]):
             key = x[i].cpu().numpy().tobytes()
             if key not in self._norm_cache:
-                cand = self.estimator.sample(num_samples, x[i : i + 1])[:, 0]
+                with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
+                    torch.manual_seed(0)  # log_prob must not depend on the global RNG
+                    cand = self.estimator.sample(num_samples, x[i : i + 1])[:, 0]
                 rate = float(in_support(self.prior, cand).double().mean())
                 self._norm_cache[key] = math.log(max(rate, 1.0 / num_samples))
             out[i] = self._norm_cache[key]
         return out
 
+    @torch.no_grad()
     def log_prob_batched(self, theta: Any, x: Any, *, normalize: bool = True) -> Tensor:
         """``log q(theta | x)`` for parameters ``(num, num_x, D)`` and ``x`` ``(num_x, ...)``.
 
@@ -249,6 +252,7 @@ class Posterior:
             lp = lp - self._log_norm(x)
         return torch.where(in_support(self.prior, theta), lp, torch.full_like(lp, -torch.inf))
 
+    @torch.no_grad()
     def log_prob(self, theta: Any, x: Any = None, *, normalize: bool = True) -> Tensor:
         """``log q(theta | x)`` for ``theta`` ``(num, num_params)`` -> ``(num,)``.
 
