@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from neurodyn._validation import check_choice, check_tensor, fail
+from neurodyn._validation import check_choice, check_positive, check_tensor, fail
 
 __all__ = ["ZDensity", "prior_box", "prior_moments"]
 
@@ -115,7 +115,9 @@ class ZDensity:
         prior: prior; ``None`` uses ``posterior.prior``.
         gradient: ``"auto"`` (autograd when the log-density is differentiable, else central
             finite differences), ``"autograd"`` or ``"finite_difference"``.
-        fd_step: finite-difference step in z-units.
+        fd_step: finite-difference step in z-units; ``None`` uses the cube root of the
+            machine epsilon of the posterior's dtype (the optimal step for central
+            differences: 6e-6 in float64, 5e-3 in float32).
         need_sample: require a ``sample`` method.
     """
 
@@ -126,7 +128,7 @@ class ZDensity:
         prior: Any = None,
         *,
         gradient: str = "auto",
-        fd_step: float = 1e-4,
+        fd_step: float | None = None,
         need_sample: bool = False,
     ) -> None:
         if not callable(getattr(posterior, "log_prob", None)):
@@ -148,7 +150,6 @@ class ZDensity:
         self.gradient = check_choice(
             "gradient", gradient, ("auto", "autograd", "finite_difference")
         )
-        self.fd_step = float(fd_step)
         if prior is None:
             prior = getattr(posterior, "prior", None)
             if prior is None:
@@ -165,6 +166,9 @@ class ZDensity:
         self.dtype = mean.dtype if mean.is_floating_point() else torch.get_default_dtype()
         self.device = mean.device
         self.mean, self.sd = mean.to(self.dtype), sd.to(self.dtype)
+        if fd_step is None:
+            fd_step = torch.finfo(self.dtype).eps ** (1 / 3)
+        self.fd_step = check_positive("fd_step", fd_step)
         self.dim = int(mean.numel())
         self.log_sd_sum = float(self.sd.double().log().sum())
         box = prior_box(prior)

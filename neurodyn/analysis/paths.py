@@ -211,7 +211,9 @@ def high_probability_path(
         max_iter: BFGS iterations.
         penalty: weight of the out-of-prior penalty (per z-unit of distance); 0 disables it.
         log_prob_reference: constant ``c`` subtracted from ``log q`` (see above).
-        gradient: ``"auto"``, ``"autograd"`` or ``"finite_difference"`` for ``∇ log q``.
+        gradient: ``"auto"``, ``"autograd"`` or ``"finite_difference"`` for the objective's
+            gradient (central differences of the coefficients, step: cube root of the
+            machine epsilon of the posterior's dtype).
 
     Returns:
         A :class:`HighProbabilityPathResult`.
@@ -368,7 +370,7 @@ def orthogonal_path(
     max_length: float | None = None,
     max_steps: int = 10_000,
     gradient: str = "auto",
-    fd_step: float = 1e-4,
+    fd_step: float | None = None,
 ) -> OrthogonalPathResult:
     """Perturbation path: steepest descent of ``log q`` perpendicular to a path (eLife Fig 8).
 
@@ -392,7 +394,8 @@ def orthogonal_path(
         max_steps: safety limit on the number of steps.
         gradient: ``"auto"``, ``"autograd"`` or ``"finite_difference"`` (central differences
             with step ``fd_step`` z-units; eLife used forward differences, 1e-4).
-        fd_step: finite-difference step in z-units.
+        fd_step: finite-difference step in z-units; ``None``: cube root of the machine
+            epsilon of the posterior's dtype.
 
     Returns:
         An :class:`OrthogonalPathResult`.

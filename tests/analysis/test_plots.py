@@ -17,8 +17,13 @@ def test_pairplot_with_points_and_paths(tmp_path):
     rng = np.random.default_rng(0)
     samples = torch.as_tensor(rng.normal(size=(300, 4)))
     path = np.linspace(-1, 1, 20)[:, None] * np.ones(4)
-    fig = pairplot(samples, points={"true": np.zeros(4)}, paths={"path": path},
-                   dims=[0, 2, 3], labels=["a", "b", "c", "d"])
+    fig = pairplot(
+        samples,
+        points={"true": np.zeros(4)},
+        paths={"path": path},
+        dims=[0, 2, 3],
+        labels=["a", "b", "c", "d"],
+    )
     assert len(fig.axes) == 9
     assert sum(not ax.axison for ax in fig.axes) == 3  # lower triangle switched off
     assert fig.axes[0].get_title() == "a" and fig.axes[1].get_title() == "c"
@@ -39,8 +44,9 @@ def test_pairplot_rejects_mismatched_points():
 
 def test_conditional_pairplot_and_path_profile(tmp_path):
     prior = BoxUniform([-1.0, -1.0], [1.0, 1.0])
-    post = DistributionPosterior(mixture([[-0.6, -0.6], [0.6, 0.6], [0.6, -0.6]],
-                                         [0.2, 0.2, 0.2]), prior)
+    post = DistributionPosterior(
+        mixture([[-0.6, -0.6], [0.6, 0.6], [0.6, -0.6]], [0.2, 0.2, 0.2]), prior
+    )
     fig = conditional_pairplot(post, torch.tensor([0.6, -0.6]), resolution=20)
     assert len(fig.axes) == 4
     img = fig.axes[1].images[0].get_array()
