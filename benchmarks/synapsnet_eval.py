@@ -77,7 +77,10 @@ def make_baseline(name: str, window: int, epochs: int, patience: int, seed: int)
         "lstm": lambda: RecurrentForecaster("lstm", rnn_cfg),
         "gru": lambda: RecurrentForecaster("gru", rnn_cfg),
         "neuprint": lambda: NeuPRINTForecaster(cfg),
-        "netformer": lambda: NetFormerForecaster(cfg),
+        # lr 1e-2: at 1e-3 the linear attention was still far from converged after 15 epochs
+        "netformer": lambda: NetFormerForecaster(
+            BaselineConfig(window=window, epochs=epochs, patience=patience, seed=seed, lr=1e-2)
+        ),
     }[name]()
 
 
@@ -319,7 +322,7 @@ def real_dataset(
                 "input_current_xcorr": current_xcorr(model, x, test, args.seed, s),
             }
         )
-        log("  session %d: " % s + "  ".join(f"{m}={d['mean_r']:.3f}" for m, d in row.items()))
+        log(f"  session {s}: " + "  ".join(f"{m}={d['mean_r']:.3f}" for m, d in row.items()))
     syn = np.concatenate(per["synapsnet"])
     summary: dict[str, Any] = {}
     for m, rs in per.items():

@@ -463,6 +463,8 @@ class _LinearAttention(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.q = nn.Linear(d, key_dim, bias=False)
         self.k = nn.Linear(d, key_dim, bias=False)
+        for lin in (self.q, self.k):  # start near A_t = 0 (persistence forecast)
+            nn.init.normal_(lin.weight, std=0.1 / math.sqrt(d))
         self.scale = 1.0 / math.sqrt(d)
         self.bias = nn.Parameter(torch.zeros(n))
         self.gain = nn.Parameter(torch.ones(n))  # learned residual gain (NetFormer: 1)
@@ -491,6 +493,12 @@ class NetFormerForecaster(_NeuralForecaster):
     with a learned per-neuron residual gain ``g`` (NetFormer fixes ``g = 1``; the low-rank
     ``A_t`` cannot cancel the identity when activity is not persistent).
 
+    Args:
+        config: training settings (``hidden_dim``: minimum key size).
+        embedding_dim: neuron embedding size; ``None`` uses ``min(N, 256)`` as NetFormer's
+            simulations do (embeddings as large as the population); the key size is
+            ``max(hidden_dim, embedding_dim)``.
+
     Example:
         >>> x = np.random.default_rng(0).normal(size=(200, 3))
         >>> cfg = BaselineConfig(window=4, hidden_dim=8, epochs=2)
@@ -498,11 +506,19 @@ class NetFormerForecaster(_NeuralForecaster):
         (3, 3)
     """
 
+    def __init__(self, config: BaselineConfig | None = None, embedding_dim: int | None = None):
+        super().__init__(config)
+        if embedding_dim is not None:
+            check_positive("embedding_dim", embedding_dim, strict=False, integer=True)
+        self.embedding_dim = embedding_dim
+
     def _build(self) -> nn.Module:
         c = self.config
-        return _LinearAttention(
-            self.num_neurons, self.num_behaviour, c.window, c.hidden_dim, c.embedding_dim
-        )
+        # NetFormer's simulations use embeddings of 100-200 for 100-200 neurons: enough rank
+        # for a full static connectivity from Q K^T of the embeddings alone.
+        emb = min(self.num_neurons, 256) if self.embedding_dim is None else self.embedding_dim
+        key = max(c.hidden_dim, emb)
+        return _LinearAttention(self.num_neurons, self.num_behaviour, c.window, key, emb)
 
     @torch.no_grad()
     def connectivity(self, activity: Any) -> np.ndarray:
