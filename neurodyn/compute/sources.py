@@ -198,23 +198,32 @@ class ZarrSource:
         """
         batch_size = check_positive("batch_size", batch_size, integer=True)
         order = torch.randperm(len(self._chunks), generator=generator).tolist()
-        pool_t = np.empty((0, self.num_params), dtype=np.float32)
-        pool_x = np.empty((0, self.num_features), dtype=np.float32)
+        # one preallocated pool (no growing copies): peak memory ~ pool + half a pool
+        max_rows = max(st.chunk for st in self.stores)
+        cap = self.shuffle_buffer + batch_size + max_rows
+        pool_t = np.empty((cap, self.num_params), dtype=np.float32)
+        pool_x = np.empty((cap, self.num_features), dtype=np.float32)
         keep = max(self.shuffle_buffer // 2, batch_size)
+        n = 0
         for theta, x in self._stream(order, "train"):
-            pool_t = np.concatenate([pool_t, theta])
-            pool_x = np.concatenate([pool_x, x])
-            if len(pool_t) < self.shuffle_buffer + batch_size:
+            m = len(theta)
+            pool_t[n:n + m] = theta
+            pool_x[n:n + m] = x
+            n += m
+            del theta, x
+            if n < self.shuffle_buffer + batch_size:
                 continue
-            perm = torch.randperm(len(pool_t), generator=generator).numpy()
-            n_out = (len(pool_t) - keep) // batch_size * batch_size
-            out, rest = perm[:n_out], perm[n_out:]
+            perm = torch.randperm(n, generator=generator).numpy()
+            n_out = (n - keep) // batch_size * batch_size
             for i in range(0, n_out, batch_size):
-                idx = out[i:i + batch_size]
+                idx = perm[i:i + batch_size]
                 yield self._tensors(pool_t[idx], pool_x[idx], device)
-            pool_t, pool_x = pool_t[rest], pool_x[rest]
-        perm = torch.randperm(len(pool_t), generator=generator).numpy()
-        for i in range(0, len(perm), batch_size):
+            rest = perm[n_out:]
+            pool_t[:len(rest)] = pool_t[rest]
+            pool_x[:len(rest)] = pool_x[rest]
+            n = len(rest)
+        perm = torch.randperm(n, generator=generator).numpy()
+        for i in range(0, n, batch_size):
             idx = perm[i:i + batch_size]
             yield self._tensors(pool_t[idx], pool_x[idx], device)
 
@@ -262,11 +271,13 @@ class ZarrSource:
             q_x = np.zeros(self.num_features)
             for k in order:
                 theta, x = self._read(self._chunks[k], "train")
-                t64, x64 = theta.astype(np.float64), x.astype(np.float64)
-                s_t += t64.sum(0)
-                q_t += (t64**2).sum(0)
-                s_x += x64.sum(0)
-                q_x += (x64**2).sum(0)
+                for i in range(0, len(theta), 8192):  # float64 in small blocks: low memory
+                    t64 = theta[i:i + 8192].astype(np.float64)
+                    x64 = x[i:i + 8192].astype(np.float64)
+                    s_t += t64.sum(0)
+                    q_t += (t64**2).sum(0)
+                    s_x += x64.sum(0)
+                    q_x += (x64**2).sum(0)
                 n += len(theta)
                 if n >= self.moment_samples:
                     break

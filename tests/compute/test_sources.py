@@ -154,3 +154,57 @@ def test_online_source_trains_npe():
     npe.train(source=OnlineSource(sim, sim.prior, 1000, num_val=300), show_progress=False)
     s = npe.build_posterior().sample((2000,), x=torch.tensor([0.2, -0.3]))
     np.testing.assert_allclose(s.mean(0).numpy(), [0.2, -0.3], atol=0.04)
+
+
+def _run_limited(*args: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import HERE
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="1", NEURODYN_PROGRESS="0")
+    proc = subprocess.run([sys.executable, str(HERE / "_memlimit_train.py"), *args],
+                          capture_output=True, text=True, env=env, timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_store_larger_than_memory_limit_trains_like_in_memory(tmp_path):
+    """Issue 7: a store of more data than a memory limit allows trains (streamed) to the
+    same C2ST against the analytic posterior as in-memory training on the same data."""
+    from distributed import Client
+
+    from neurodyn.diagnostics.c2st import c2st
+    from neurodyn.inference import Posterior
+
+    sim = LinearGaussian(invalid_above=2.0, noise=0.1, num_nuisance=32)
+    path = tmp_path / "big.zarr"
+    with Client(processes=False, n_workers=1, threads_per_worker=2,
+                dashboard_address=":0") as c:
+        simulate(sim, sim.prior, 1_000_000, path, scheduler=c, chunk=25_000, seed=1)
+    headroom_mb, epochs = "48", "3"
+    control = _run_limited(str(path), str(tmp_path / "none"), "load_all", headroom_mb, epochs)
+    assert control["data_bytes"] > 2 * control["limit_headroom"]
+    assert control["loaded"] is None  # the whole store does not fit under the limit
+    stream = _run_limited(str(path), str(tmp_path / "stream"), "stream", headroom_mb, epochs)
+    memory = _run_limited(str(path), str(tmp_path / "memory"), "memory", headroom_mb, epochs)
+    # the two splits differ (hash vs permutation) but hold the same number of rows
+    assert abs(stream["num_train"] - memory["num_train"]) < 0.005 * memory["num_train"]
+    g = torch.Generator().manual_seed(0)
+    scores = {}
+    for x0 in ([0.2, -0.3], [-0.5, 0.4]):
+        x_o = torch.tensor(x0 + [0.0] * 32)
+        ref = torch.tensor(x0) + 0.1 * torch.randn(3000, 2, generator=g)
+        for name in ("stream", "memory"):
+            post = Posterior.load(tmp_path / name)
+            torch.manual_seed(1)
+            s = post.sample((3000,), x=x_o)
+            scores[(name, tuple(x0))] = c2st(ref, s, seed=0)
+    print(scores, stream, memory)
+    for x0 in ([0.2, -0.3], [-0.5, 0.4]):
+        a, b = scores[("stream", tuple(x0))], scores[("memory", tuple(x0))]
+        assert a < 0.6 and b < 0.6
+        assert abs(a - b) < 0.05
