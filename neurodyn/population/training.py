@@ -266,7 +266,7 @@ def _canonical_sign(model: SynapsNet, sessions: Sequence[_Session], max_windows:
     """
     if not any(p.requires_grad for p in model.weights):
         return
-    model.eval()
+    model.train()  # no dropout anywhere; cuDNN RNNs differentiate only in training mode
     gain = 0.0
     for s, sess in enumerate(sessions):
         targets = sess.train_t[:max_windows]

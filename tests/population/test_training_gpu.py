@@ -28,7 +28,8 @@ def test_cuda_predictions_match_cpu(decoder):
     )
 
 
-def test_fit_on_cuda_recovers_planted_edge():
+@pytest.mark.parametrize("decoder", ["mlp", "gru", "transformer"])
+def test_fit_on_cuda_recovers_planted_edge(decoder):
     gen = torch.Generator().manual_seed(0)
     n, t = 8, 1500
     w = torch.zeros(n, n)
@@ -37,7 +38,9 @@ def test_fit_on_cuda_recovers_planted_edge():
     for k in range(1, t):
         x[k] = torch.tanh(w @ x[k - 1] + 0.5 * x[k - 1]) + 0.5 * torch.randn(n, generator=gen)
     model = fit_synapsnet(
-        x, config=SynapsNetConfig(window=4, hidden_dim=16, epochs=8, lr=3e-3), device="cuda"
+        x,
+        config=SynapsNetConfig(window=4, hidden_dim=16, epochs=8, decoder=decoder, lr=3e-3),
+        device="cuda",
     )
     assert model.device.type == "cuda"
     a = model.connectivity().abs()
