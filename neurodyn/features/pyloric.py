@@ -53,7 +53,9 @@ RHYTHM_CLASSES = ("triphasic", "not_bursting", "irregular")
 BURST_MIN_MS = {"elife": 50.0, "pnas": 40.0}
 
 
-def feature_columns(order: str = "elife", extras: bool = False) -> tuple[tuple[int, ...], tuple[str, ...]]:
+def feature_columns(
+    order: str = "elife", extras: bool = False
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Indices into the full feature vector and names of the output columns.
 
     Example:
@@ -147,8 +149,12 @@ def pyloric_summary(
     window = int(0.5 / dt)
     window += 1 - window % 2
     if arr.shape[1] - i0 < max(window, SG_WINDOW if dt == 0.025 else window):
-        fail("traces", f"more than {i0 + window} time steps (burn-in + filter window)", arr,
-             "Simulate longer or reduce t_burn_in.")
+        fail(
+            "traces",
+            f"more than {i0 + window} time steps (burn-in + filter window)",
+            arr,
+            "Simulate longer or reduce t_burn_in.",
+        )
     seg = arr[:, i0:]
     filt = savgol_filter(seg, window, 3, axis=1)
     min_dur = BURST_MIN_MS[order]

@@ -1,6 +1,6 @@
 """Online pyloric features: spikes, bursts and plateaus from a stream of filtered voltages.
 
-Scalar ``@njit(inline="always")`` functions on small float64 state arrays, called from the CPU
+Scalar ``@njit`` functions on small float64 state arrays, called from the CPU
 kernel, the CUDA kernel (one thread per simulation, state in local arrays) and from
 :func:`neurodyn.features.pyloric_summary` (trace input). They reproduce the reference algorithm
 (``pyloric/summary_statistics.py``, eLife ``summstats.py``) exactly, without storing the trace:
@@ -82,14 +82,14 @@ def burst_capacity(window_ms: float, min_duration: float) -> int:
     return int(window_ms // (min_duration + MAX_ISI)) + 2
 
 
-@njit(inline="always")
+@njit
 def online_reset(st):
     for q in range(NUM_ONLINE):
         st[q] = 0.0
     st[_S_CSTART] = -1.0
 
 
-@njit(inline="always")
+@njit
 def _track(st, i_long, above):
     # one tracker = (longest, current, phase counter) at st[i_long : i_long + 3]
     if st[i_long + 2] == 0.0:
@@ -104,7 +104,7 @@ def _track(st, i_long, above):
         st[i_long + 2] = 0.0
 
 
-@njit(inline="always")
+@njit
 def _close_candidate(st, starts, ends, dt, min_duration, final):
     # close the current candidate burst; keep it if it lasts longer than min_duration
     c0 = st[_S_CSTART]
@@ -129,7 +129,7 @@ def _close_candidate(st, starts, ends, dt, min_duration, final):
         st[_S_PSUM] += st[_S_KLAST]
 
 
-@njit(inline="always")
+@njit
 def online_push(st, starts, ends, fv, dt, min_duration):
     """Feed the next filtered sample ``fv`` (mV) of one neuron; detects the spike two samples back.
 
@@ -165,14 +165,14 @@ def online_push(st, starts, ends, fv, dt, min_duration):
     st[_S_F1] = fv
 
 
-@njit(inline="always")
+@njit
 def online_finish(st, starts, ends, dt, min_duration):
     """Close the last candidate burst at the end of the window."""
     if st[_S_NSPK] > 0.0:
         _close_candidate(st, starts, ends, dt, min_duration, True)
 
 
-@njit(inline="always")
+@njit
 def features_from_bursts(starts, ends, nb, nspk, psum, overflow, dt, out):
     """Network features from kept bursts (window indices) of the 3 neurons.
 
