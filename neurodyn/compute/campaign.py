@@ -263,7 +263,7 @@ def simulate(
             if st is None:
                 st = _create(path, group, provenance, simulator, prior_or_proposal)
             nan_counts = _run(client, simulator, prior_or_proposal, path, group, todo,
-                              seed, derive_seeds, show_progress)
+                              seed, derive_seeds, show_progress, first)
         finally:
             close()
     if st is None:  # unreachable: todo is never empty for a new store
@@ -305,7 +305,7 @@ def _bounds(dist: Any, which: str) -> list[float] | None:
 
 
 def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
-         show_progress) -> np.ndarray:
+         show_progress, first_theta) -> np.ndarray:
     from distributed import as_completed
 
     sim_future = client.scatter(simulator, broadcast=True)
@@ -314,7 +314,8 @@ def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
     pending = iter(todo)
 
     def submit(c):
-        theta = draw_theta(proposal, seed, c.index, c.size)
+        # chunk 0 was drawn already (for the fingerprint): the same numbers
+        theta = first_theta if c.index == 0 else draw_theta(proposal, seed, c.index, c.size)
         seeds = np.asarray(derive_seeds(seed, c.size, start=c.start), dtype=np.uint64)
         # pure=False: a fresh key per submission, never a stale result of an earlier run
         return client.submit(_simulate_chunk, sim_future, path, group, c.index, theta, seeds,
