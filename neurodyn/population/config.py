@@ -46,6 +46,9 @@ class SynapsNetConfig:
         nan_policy: ``"error"`` (NaN in activity/behaviour raises) or ``"mask"`` (NaN entries
             are left out of the loss and of the z-scoring statistics and enter the decoder as
             the training mean).
+        input_clip: z-scored inputs are clipped to ``[-input_clip, input_clip]`` (None: no
+            clipping), so that a neuron almost silent during training (tiny std) cannot feed
+            huge values later; targets are not clipped.
         split: ``(train, val, test)`` fractions of :func:`chronological_split`; training uses
             the first two blocks only.
         lr: Adam learning rate.
@@ -72,6 +75,7 @@ class SynapsNetConfig:
     l1: float = 0.0
     loss: str = "mse"
     nan_policy: str = "error"
+    input_clip: float | None = 10.0
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -104,6 +108,8 @@ class SynapsNetConfig:
         check_positive("lr", self.lr)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             fail("seed", "an integer >= 0", self.seed, exc=TypeError)
+        if self.input_clip is not None:
+            check_positive("input_clip", self.input_clip)
         if self.neuron_chunk is not None:
             check_positive("neuron_chunk", self.neuron_chunk, integer=True)
         for name in ("zero_diagonal", "learn_connectivity"):

@@ -196,7 +196,6 @@ class SynapsNet(nn.Module):
             if config.zero_diagonal:
                 self.register_buffer(f"offdiag_{s}", 1.0 - torch.eye(n), persistent=False)
 
-    # ------------------------------------------------------------------ parameters
     @property
     def num_sessions(self) -> int:
         """Number of sessions."""
@@ -238,11 +237,18 @@ class SynapsNet(nn.Module):
             getattr(self, f"beh_mean_{session}").copy_(torch.as_tensor(beh_mean).to(dev))
             getattr(self, f"beh_std_{session}").copy_(torch.as_tensor(beh_std).to(dev))
 
+    def normalise(self, x: torch.Tensor, session: int) -> torch.Tensor:
+        """Decoder input from activity ``(..., N)``: z-scored, clipped, NaN -> 0 (the mean)."""
+        st = self.stats(session)
+        z = (x - st["act_mean"]) / st["act_std"]
+        if self.config.input_clip is not None:
+            z = z.clamp(-self.config.input_clip, self.config.input_clip)
+        return torch.nan_to_num(z, nan=0.0)
+
     def neuron_chunk(self, batch: int) -> int:
         """Neurons per decoder pass for ``batch`` windows (bounded memory)."""
         return self.config.neuron_chunk or max(1, CHUNK_BUDGET // max(1, batch))
 
-    # ------------------------------------------------------------------ core
     def decode(
         self,
         session: int,
@@ -288,7 +294,7 @@ class SynapsNet(nn.Module):
                 "Use a longer recording or a smaller window.",
             )
         st = self.stats(session)
-        z = torch.nan_to_num((x - st["act_mean"]) / st["act_std"], nan=0.0)
+        z = self.normalise(x, session)
         zb = None
         need = x.shape[0] + extra_behaviour
         if self.num_behaviour:
@@ -321,7 +327,6 @@ class SynapsNet(nn.Module):
         st = self.stats(session)
         return out * st["act_std"][rows] + st["act_mean"][rows]
 
-    # ------------------------------------------------------------------ public outputs
     @torch.no_grad()
     def predict(self, activity: Any, behaviour: Any = None, *, session: int = 0) -> torch.Tensor:
         """Teacher-forced one-step-ahead predictions in the original units.
@@ -381,7 +386,6 @@ class SynapsNet(nn.Module):
         steps = check_positive("steps", steps, integer=True)
         z, zb = self._prepare(activity, behaviour, s, extra_behaviour=steps)
         w, n = self.config.window, z.shape[1]
-        st = self.stats(s)
         zbuf = torch.cat([z[-w:], z.new_zeros(steps, n)])
         t_ctx = z.shape[0]
         out = z.new_empty(steps, n)
@@ -392,7 +396,7 @@ class SynapsNet(nn.Module):
             for c0 in range(0, n, chunk):
                 rows = slice(c0, min(c0 + chunk, n))
                 out[k, rows] = self._outputs_to_units(self.decode(s, xw, bw, rows)[0], s, rows)
-            zbuf[k + w] = (out[k] - st["act_mean"]) / st["act_std"]
+            zbuf[k + w] = self.normalise(out[k], s)
         return out.cpu()
 
     @torch.no_grad()
@@ -415,16 +419,13 @@ class SynapsNet(nn.Module):
         if x.ndim != 2 or x.shape[1] != n:
             fail("activity", f"a 2-D array (num_steps, {n})", x)
         _check_values("activity", x, self.config.nan_policy)
-        st = self.stats(s)
-        z = torch.nan_to_num((x - st["act_mean"]) / st["act_std"], nan=0.0)
-        return (z @ self.adjacency(s).T).cpu()
+        return (self.normalise(x, s) @ self.adjacency(s).T).cpu()
 
     @torch.no_grad()
     def embeddings(self, session: int = 0) -> torch.Tensor:
         """Learned neuron embeddings ``(N, embedding_dim)`` (CPU)."""
         return self.neuron_embeddings[self._session(session)].detach().cpu().clone()
 
-    # ------------------------------------------------------------------ files
     def metadata(self) -> dict[str, str]:
         """String metadata stored in the safetensors header."""
         return {

@@ -69,7 +69,8 @@ class _Session:
         self.target = x[used].to(device) if config.loss == "poisson" else z
         self.valid = ~torch.isnan(self.target)
         self.target = torch.nan_to_num(self.target, nan=0.0)
-        self.xu = torch.nan_to_num(z, nan=0.0).T.contiguous().unfold(1, w, 1)  # (N, T-W+1, W)
+        zin = z if config.input_clip is None else z.clamp(-config.input_clip, config.input_clip)
+        self.xu = torch.nan_to_num(zin, nan=0.0).T.contiguous().unfold(1, w, 1)  # (N, T-W+1, W)
         self.bu = None
         if b is not None:
             zb = torch.nan_to_num((b[used] - self.bmean) / self.bstd, nan=0.0).to(device)
