@@ -83,6 +83,15 @@ class CampaignResult:
         return "\n".join(lines)
 
 
+def _derive_seeds():
+    """``neurodyn.simulators.derive_seeds`` (the counter-based per-simulation seeds)."""
+    try:
+        from neurodyn.simulators import derive_seeds
+    except ImportError:  # not yet re-exported by the simulators package
+        from neurodyn.simulators._kernels.rng import derive_seeds
+    return derive_seeds
+
+
 def _theta_seed(seed: int, k: int) -> int:
     ss = np.random.SeedSequence(seed, spawn_key=(_THETA_STREAM, k))
     return int(ss.generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -214,7 +223,7 @@ def simulate(
         >>> res.num_valid, res.chunks_run
         (10, 3)
     """
-    from neurodyn.simulators import derive_seeds
+    derive_seeds = _derive_seeds()
 
     _check_simulator(simulator)
     if not callable(getattr(prior_or_proposal, "sample", None)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from neurodyn._runtime import resolve_device
@@ -9,14 +10,16 @@ from neurodyn._validation import check_choice
 
 __all__ = ["MODELS", "make_simulator"]
 
-#: CLI model name -> class name in :mod:`neurodyn.simulators`.
-MODELS = {"hh": "HodgkinHuxley", "pyloric": "PyloricNetwork"}
+#: CLI model name -> (module, class) of the simulator.
+MODELS = {"hh": ("neurodyn.simulators.hh", "HodgkinHuxley"),
+          "pyloric": ("neurodyn.simulators.pyloric", "PyloricNetwork")}
 
 
 def make_simulator(model: str, device: str = "auto") -> Any:
     """A simulator with its default settings: ``"hh"`` or ``"pyloric"`` on ``device``."""
-    import neurodyn.simulators as simulators
-
     check_choice("model", model, tuple(MODELS))
-    cls = getattr(simulators, MODELS[model])
+    module, name = MODELS[model]
+    cls = getattr(importlib.import_module("neurodyn.simulators"), name, None)
+    if cls is None:
+        cls = getattr(importlib.import_module(module), name)
     return cls(device=str(resolve_device(device)))

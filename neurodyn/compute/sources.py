@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from neurodyn._validation import check_positive, check_probability, fail
-from neurodyn.compute.campaign import _check_simulator, sample_seeded
+from neurodyn.compute.campaign import _check_simulator, _derive_seeds, sample_seeded
 from neurodyn.compute.store import SimulationStore
 
 __all__ = ["OnlineSource", "ZarrSource", "validation_mask"]
@@ -393,7 +393,7 @@ class OnlineSource:
             yield carry_t, carry_x
 
     def _simulate_block(self, seed: int, start: int, n: int) -> tuple[Tensor, Tensor]:
-        from neurodyn.simulators import derive_seeds
+        derive_seeds = _derive_seeds()
 
         theta = sample_seeded(self.proposal, (seed + start) % 2**63, n)
         x = torch.as_tensor(self.simulator.simulate(

@@ -17,6 +17,7 @@ from conftest import HERE, assert_same_store, read_store
 from toys import LinearGaussian
 
 from neurodyn.compute import SimulationStore, draw_theta, simulate
+from neurodyn.compute.campaign import _derive_seeds
 
 NUM, CHUNK, SEED = 60, 6, 11
 
@@ -47,8 +48,7 @@ def _wait_for_chunks(path: Path, at_least: int, timeout: float = 120.0) -> int:
 
 def test_store_holds_the_direct_simulation(reference):
     """θ per chunk from (seed, k); x equals one direct call with the global seeds."""
-    from neurodyn.simulators import derive_seeds
-
+    derive_seeds = _derive_seeds()
     sim = LinearGaussian()
     data = read_store(reference)
     expected_theta = np.concatenate(

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import torch
 
+from neurodyn.compute.campaign import _derive_seeds
 from neurodyn.priors import BoxUniform
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -68,8 +69,7 @@ class LinearGaussian:
                 "bound": self.bound}
 
     def simulate(self, theta, *, seed=None, output: str = "features") -> torch.Tensor:
-        from neurodyn.simulators import derive_seeds
-
+        derive_seeds = _derive_seeds()
         theta = torch.as_tensor(theta, dtype=self.dtype).reshape(-1, self.num_params)
         n = theta.shape[0]
         if seed is None:
