@@ -18,6 +18,7 @@ the rate network is one matrix product per step, the spiking network a compiled 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,11 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if value < minimum:
         fail(name, f"an integer >= {minimum}", value)
     return int(value)
+
+
+def _arguments(func: Any, scope: dict[str, Any]) -> dict[str, Any]:
+    """The (validated) values of ``func``'s parameters in ``scope``, for ``config``."""
+    return {name: scope[name] for name in inspect.signature(func).parameters}
 
 
 def _check_seed(seed: Any) -> int | None:
@@ -218,17 +224,7 @@ def rate_network(
     for t in range(total):
         out[t] = x
         x = (1.0 - leak) * x + leak * np.tanh(x @ wt + bias) + noise[t]
-    config = {
-        "num_neurons": num_neurons,
-        "num_steps": num_steps,
-        "noise_std": noise_std,
-        "leak": leak,
-        "bias_scale": bias_scale,
-        "weight_std": weight_std,
-        "dt": dt,
-        "burn_in": burn_in,
-        "seed": seed,
-    }
+    config = _arguments(rate_network, locals())
     return SyntheticNetwork(
         activity=out[burn_in:].astype(np.float32),
         weights=w,
@@ -439,20 +435,7 @@ def lif_network(
     counts = _simulate_lif(
         w, (num_bins + burn) * bin_steps, bin_steps, dt_ms, mu, sigma_ext, delay_ms, seed
     )[burn:]
-    config = {
-        "num_neurons": int(w.shape[0]),
-        "num_bins": num_bins,
-        "bin_ms": bin_ms,
-        "dt_ms": dt_ms,
-        "p_connect": p_connect,
-        "j_exc": j_exc,
-        "g_inh": g_inh,
-        "mu_ext": mu_ext,
-        "sigma_ext": sigma_ext,
-        "delay_ms": delay_ms,
-        "drive_cv": drive_cv,
-        "seed": seed,
-    }
+    config = _arguments(lif_network, locals())
     return SyntheticNetwork(
         activity=counts.astype(np.float32),
         weights=w,
@@ -546,24 +529,7 @@ def calcium_network(
     dff = conv[burn:] + noise_std * np.random.default_rng([seed, 2]).standard_normal(
         (num_frames, w.shape[0])
     )
-    config = {
-        "num_neurons": int(w.shape[0]),
-        "num_frames": num_frames,
-        "frame_rate_hz": frame_rate_hz,
-        "tau_rise_s": tau_rise_s,
-        "tau_decay_s": tau_decay_s,
-        "spike_amplitude": spike_amplitude,
-        "noise_std": noise_std,
-        "dt_ms": dt_ms,
-        "p_connect": p_connect,
-        "j_exc": j_exc,
-        "g_inh": g_inh,
-        "mu_ext": mu_ext,
-        "sigma_ext": sigma_ext,
-        "delay_ms": delay_ms,
-        "drive_cv": drive_cv,
-        "seed": seed,
-    }
+    config = _arguments(calcium_network, locals())
     return SyntheticNetwork(
         activity=dff.astype(np.float32),
         weights=w,
