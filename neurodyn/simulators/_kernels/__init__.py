@@ -1,1 +1,49 @@
-"""neurodyn.simulators._kernels."""
+"""Compiled simulator kernels: numba on the CPU (``@njit(parallel=True)``) and CUDA.
+
+One model definition serves both targets. The engine's pieces:
+
+``mathfn``   ``fexp``/``flog``/``fsincos``: polynomial (SIMD-vectorisable) on the CPU, the
+             hardware ``math`` functions inside CUDA kernels; dtype-generic (float32 stays
+             float32). ``on_gpu()``/``is_float32(x)`` are compile-time constants.
+``rng``      ``derive_seeds(seed, num, start=0)`` (host) and the counter-based generator
+             ``normal_pair(seed, counter, stream, like)`` (kernel): Philox4x32-10 + Box-Muller,
+             a pure function of (per-simulation seed, counter, stream) -> batch, partition
+             and device invariant.
+``moments``  float64 online power sums ``moments_add`` and ``central_moments``.
+``spikes``   the eLife spike rule, online (needs the next two samples only).
+``launch``   ``LANES`` (SIMD lanes per CPU block), ``cuda_launch_config``, ``kernel_device``.
+``_cuda``    ``numba_cuda()``: lazy ``numba.cuda`` import with the NumPy 2.5 ``row_stack`` shim;
+             ``cuda_available()``, ``cuda_simulator_enabled()``.
+``hh_model`` / ``hh_cpu`` / ``hh_cuda``: the Hodgkin-Huxley model and its two kernels.
+
+How to write a model with this engine (the pattern of ``hh_*``)
+-----------------------------------------------------------------
+1. Scalar model arithmetic, ONCE, as ``@njit(inline="always", fastmath=True,
+   error_model="numpy")`` functions of scalars returning tuples. Make constants follow the
+   state dtype with ``T = type(v)`` and ``T(0.32)`` (a bare ``0.32`` promotes float32 to
+   float64); use ``fexp``/``flog`` instead of ``math.exp``/``math.log``. Every branch of a
+   function must return the same type (numba types dead branches too).
+   ``error_model="numpy"`` removes division-by-zero checks (they block vectorisation).
+2. CPU kernel: a plain ``@njit(fastmath=True, error_model="numpy", cache=True)`` block function
+   that simulates ``LANES`` simulations with the state in lane arrays (``v = np.empty(LANES)``)
+   and, per time step, loops ``for j in range(LANES): v[j], m[j] = step(v[j], m[j], ...)``
+   (keep branches that depend on the step index OUTSIDE the lane loops so that LLVM
+   vectorises them); then a thin ``@njit(parallel=True, cache=True)`` kernel that calls the
+   block function in ``prange`` over blocks (keeping the parfor body small keeps compile time
+   down). Pad the last block by repeating a valid simulation; write only real lanes.
+3. CUDA kernel, in a module imported lazily: ``cuda = numba_cuda()`` at its top, then
+   ``@cuda.jit(fastmath=True, cache=True)``, one thread per simulation, the same scalar
+   functions, scalar locals instead of lane arrays; write traces time-major for coalescing.
+4. Noise: ``z0, z1 = normal_pair(seed, np.uint64(k >> 1), np.uint64(stream), like)`` at even
+   step ``k`` (use ``z1`` at ``k + 1``); one stream id per independent noise source.
+5. Features online: float64 accumulators (``moments_add`` with the window's first sample as
+   shift), finalised with ``central_moments``.
+6. Host side: ``resolve_seeds(seed, num)`` for the ``seed`` argument; ``cache=True`` writes the
+   compiled code to ``__pycache__`` so a second process does not recompile.
+
+Example (host side of the HH kernel):
+    >>> import numpy as np
+    >>> from neurodyn.simulators._kernels.rng import derive_seeds
+    >>> derive_seeds(7, 2).dtype
+    dtype('uint64')
+"""

@@ -1,0 +1,121 @@
+"""CUDA kernel of the Hodgkin-Huxley simulator: one thread per simulation, fused time loop.
+
+Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals,
+the online moments and the spike rule are the scalar functions shared with the CPU kernel.
+Traces are written time-major ``(num_steps, num)`` so that a warp's stores are coalesced; the
+caller transposes on the device.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neurodyn.simulators._kernels._cuda import numba_cuda
+from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
+from neurodyn.simulators._kernels.moments import central_moments, moments_add
+from neurodyn.simulators._kernels.rng import normal_pair
+from neurodyn.simulators._kernels.spikes import clip_at_threshold, is_spike, spike_count_update
+
+cuda = numba_cuda()
+
+__all__ = ["hh_cuda_kernel"]
+
+
+@cuda.jit(fastmath=True, cache=True)
+def hh_cuda_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features,
+                   trace_tm):
+    """Same arguments as :func:`~neurodyn.simulators._kernels.hh_cpu.hh_cpu_kernel`, except
+    ``trace_tm`` is time-major ``(num_steps, num)`` (or ``(0, 0)``)."""
+    r = cuda.grid(1)
+    num = theta.shape[0]
+    if r >= num:
+        return
+    n_steps = current.shape[0]
+    want_feat = features.shape[0] > 0
+    want_trace = trace_tm.shape[0] > 0
+    given_noise = noise.shape[0] > 0
+    rest_end = windows[0]
+    sd0 = windows[1]
+    sd1 = windows[2]
+    st0 = windows[3]
+    st1 = windows[4]
+    T = type(current[0])
+    dtT = T(dt)  # dt in the state dtype
+    g_na = theta[r, 0]
+    g_k = theta[r, 1]
+    g_l = theta[r, 2]
+    g_m = theta[r, 3]
+    tau_max = theta[r, 4]
+    vt = -theta[r, 5]
+    sig = theta[r, 6] / T(math.sqrt(dt))
+    e_l = -theta[r, 7]
+    seed = seeds[r]
+    v = T(v0)
+    m, h, n, p = hh_steady_state(v, vt, tau_max)
+    z = T(0.0)
+    zs = T(0.0)
+    rest_sum = 0.0
+    sd_shift = 0.0
+    sd_1 = 0.0
+    sd_2 = 0.0
+    st_shift = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    s5 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    cnt = 0
+    last = -1
+    for i in range(n_steps):
+        if i > 0:
+            k = i - 1
+            if given_noise:
+                z = noise[r, k]
+            elif use_rng:
+                if (k & 1) == 0:
+                    z, zs = normal_pair(seed, np.uint64(k >> 1), np.uint64(0), dtT)
+                else:
+                    z = zs
+            v, m, h, n, p = hh_step(v, m, h, n, p, g_na, g_k, g_l, g_m, e_l, vt, tau_max,
+                                    current[k] + sig * z, dtT)
+        if want_trace:
+            trace_tm[i, r] = v
+        if want_feat:
+            vd = float(v)
+            if i < rest_end:
+                rest_sum += vd
+            if i == sd0:
+                sd_shift = vd
+            if sd0 <= i < sd1:
+                d = vd - sd_shift
+                sd_1 += d
+                sd_2 += d * d
+            if i == st0:
+                st_shift = vd
+            if st0 <= i < st1:
+                s1, s2, s3, s4, s5 = moments_add(s1, s2, s3, s4, s5, vd - st_shift)
+            c0 = clip_at_threshold(vd)
+            s = i - 2
+            if st0 <= s < st1:
+                last, cnt = spike_count_update(is_spike(c2, c1, c0), s, last, cnt, dt, dedup)
+            c2 = c1
+            c1 = c0
+    if want_feat:
+        nan = math.nan
+        _, m2, _, _, _ = central_moments(sd1 - sd0, sd_shift, sd_1, sd_2, 0.0, 0.0, 0.0)
+        mean, v2, v3, v4, v5 = central_moments(st1 - st0, st_shift, s1, s2, s3, s4, s5)
+        sd = math.sqrt(v2) if v2 >= 0.0 else nan
+        rest = rest_sum / rest_end if rest_end > 0 else nan
+        ok = math.isfinite(mean) and math.isfinite(v4) and math.isfinite(rest)
+        features[r, 0] = cnt if ok else nan
+        features[r, 1] = rest if ok else nan
+        features[r, 2] = (math.sqrt(m2) if m2 >= 0.0 else nan) if ok else nan
+        features[r, 3] = mean if ok else nan
+        features[r, 4] = v2 if ok else nan
+        features[r, 5] = v3 / (sd * sd * sd) if ok else nan
+        features[r, 6] = v4 / (v2 * v2) if ok else nan
+        features[r, 7] = v5 / (v2 * v2 * sd) if ok else nan

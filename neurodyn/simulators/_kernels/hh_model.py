@@ -1,0 +1,106 @@
+"""Hodgkin-Huxley (Pospischil et al. 2008) model arithmetic as scalar functions.
+
+Written once and inlined into both the CPU kernel (``hh_cpu.py``, SIMD lanes) and the CUDA
+kernel (``hh_cuda.py``, one thread per simulation). Units: mV, ms, mS/cm², µA/cm², µF/cm².
+Every function is dtype-generic: with float32 arguments all arithmetic is float32.
+
+The update is the exponential-Euler step of the eLife 2020 code (``forwardeuler`` in
+``biophys_cython_comp.pyx``): ``V`` relaxes towards ``V_inf`` with the conductances of the
+previous step, then each gate relaxes towards its steady state evaluated at the NEW ``V``.
+Exponentials that the reference computes separately but that are powers of one another are
+shared (``beta_m``, ``beta_h`` and ``alpha_n`` use one ``exp``; ``p_inf`` and ``tau_p`` another),
+which changes results only at the level of floating-point rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from neurodyn.simulators._kernels.mathfn import fexp
+
+__all__ = ["E_K", "E_NA", "hh_steady_state", "hh_step"]
+
+#: Reversal potentials (mV) and membrane capacitance (µF/cm²) of the eLife model.
+E_NA = 53.0
+E_K = -107.0
+C_M = 1.0
+_EXP_M5 = math.exp(-5.0)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def _efun(z, ez):
+    """``z / (exp(z) - 1)`` given ``ez = exp(z)``; ``1 - z/2`` for ``|z| < 1e-4``."""
+    T = type(z)
+    small = abs(z) < T(1e-4)
+    den = ez - T(1.0)
+    den = T(1.0) if small else den
+    return T(1.0) - z * T(0.5) if small else z / den
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def hh_rates(v, vt, tau_max):
+    """Rate functions at membrane potential ``v`` (mV) for threshold ``vt`` (mV).
+
+    Returns ``(a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p)`` in 1/ms (``tau_p`` in ms).
+    """
+    T = type(v)
+    w = v - vt
+    e40 = fexp(T(0.2) * (w - T(40.0)))  # exp(0.2 (V - VT - 40))
+    ie40 = T(1.0) / e40
+    zm = T(-0.25) * (w - T(13.0))
+    a_m = T(0.32 / 0.25) * _efun(zm, fexp(zm))
+    zb = T(0.2) * (w - T(40.0))
+    b_m = T(0.28 / 0.2) * _efun(zb, e40)
+    a_h = T(0.128) * fexp(-(w - T(17.0)) * T(1.0 / 18.0))
+    b_h = T(4.0) / (T(1.0) + ie40)
+    zn = T(-0.2) * (w - T(15.0))
+    a_n = T(0.032 / 0.2) * _efun(zn, T(_EXP_M5) * ie40)
+    b_n = T(0.5) * fexp(-(w - T(10.0)) * T(1.0 / 40.0))
+    u = fexp(T(0.05) * (v + T(35.0)))  # exp(0.05 (V + 35)), p gate (not shifted by VT)
+    iu = T(1.0) / u
+    p_inf = T(1.0) / (T(1.0) + iu * iu)
+    tau_p = tau_max / (T(3.3) * u + iu)
+    return a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def hh_steady_state(v, vt, tau_max):
+    """Steady-state gates ``(m, h, n, p)`` at ``v``: the eLife initial condition."""
+    a_m, b_m, a_h, b_h, a_n, b_n, p_inf, _ = hh_rates(v, vt, tau_max)
+    return a_m / (a_m + b_m), a_h / (a_h + b_h), a_n / (a_n + b_n), p_inf
+
+
+@njit(inline="always", fastmath=True, error_model="numpy")
+def hh_step(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, vt, tau_max, i_ext, dt):
+    """One exponential-Euler step of length ``dt`` (ms).
+
+    Args:
+        v, m, h, n, p: state at step ``i - 1`` (mV; gates dimensionless).
+        g_na, g_k, g_leak, g_m: conductances (mS/cm²).
+        e_leak, vt: leak reversal and threshold (mV); tau_max: M-current time constant (ms).
+        i_ext: total input at step ``i - 1`` (µA/cm²): injected current plus
+            ``sigma * xi / sqrt(dt)``.
+        dt: time step (ms).
+
+    Returns:
+        State ``(v, m, h, n, p)`` at step ``i``.
+    """
+    T = type(v)
+    m3h = m * m * m * h * g_na
+    n4 = n * n
+    n4 = n4 * n4 * g_k
+    gp = g_m * p
+    g = m3h + n4 + g_leak + gp  # C_M = 1
+    v_inf = (m3h * T(E_NA) + (n4 + gp) * T(E_K) + g_leak * e_leak + i_ext) / g
+    v = v_inf + (v - v_inf) * fexp(-dt * g)
+    a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p = hh_rates(v, vt, tau_max)
+    s = a_m + b_m
+    m = a_m / s + (m - a_m / s) * fexp(-dt * s)
+    s = a_h + b_h
+    h = a_h / s + (h - a_h / s) * fexp(-dt * s)
+    s = a_n + b_n
+    n = a_n / s + (n - a_n / s) * fexp(-dt * s)
+    p = p_inf + (p - p_inf) * fexp(-dt / tau_p)
+    return v, m, h, n, p
