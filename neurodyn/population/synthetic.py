@@ -239,7 +239,7 @@ def rate_network(
 # --------------------------------------------------------------------------- spiking network
 
 
-@numba.njit(cache=False)
+@numba.njit(cache=True)
 def _lif_kernel(
     pre_ptr: np.ndarray,
     post_idx: np.ndarray,
