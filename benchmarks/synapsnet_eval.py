@@ -269,7 +269,7 @@ def real_part(args: argparse.Namespace) -> dict[str, Any]:
             x = f["spikes"].T.astype(np.float64)
             b = f["hand_vel"].T.astype(np.float64)
         log(f"M1: activity {x.shape}, behaviour {b.shape}")
-        out["m1"] = real_dataset([x], [b], args, ablate_behaviour=True)
+        out["m1"] = real_dataset("m1", [x], [b], args, ablate_behaviour=True)
     fish = [DATA / f"zebrafish_tectum_spont_triplett2018_{s}.npz" for s in ("f1", "f3")]
     if "zebrafish" in args.datasets and all(p.is_file() for p in fish):
         xs = []
@@ -277,11 +277,12 @@ def real_part(args: argparse.Namespace) -> dict[str, Any]:
             with np.load(p, allow_pickle=False) as f:
                 xs.append(f["dff"].T.astype(np.float64))
         log(f"zebrafish: sessions {[x.shape for x in xs]}")
-        out["zebrafish"] = real_dataset(xs, None, args, ablate_behaviour=False)
+        out["zebrafish"] = real_dataset("zebrafish", xs, None, args, ablate_behaviour=False)
     return out
 
 
 def real_dataset(
+    name: str,
     xs: list[np.ndarray],
     bs: list[np.ndarray] | None,
     args: argparse.Namespace,
@@ -292,13 +293,17 @@ def real_dataset(
     tic = time.perf_counter()
     acts = xs if len(xs) > 1 else xs[0]
     behs = None if bs is None else (bs if len(bs) > 1 else bs[0])
-    model = fit_synapsnet(acts, behs, config=cfg, device="cpu", progress=False)
+    ckpt = None if args.checkpoint_dir is None else args.checkpoint_dir / f"{name}_synapsnet"
+    model = fit_synapsnet(acts, behs, config=cfg, device="cpu", checkpoint_dir=ckpt, progress=False)
     fit_s = time.perf_counter() - tic
     log(f"  synapsnet fitted in {fit_s:.0f} s ({len(model.history['val_loss'])} epochs)")
     ablation = None
     if ablate_behaviour:
         tic = time.perf_counter()
-        ablation = fit_synapsnet(acts, None, config=cfg, device="cpu", progress=False)
+        ckpt = None if args.checkpoint_dir is None else args.checkpoint_dir / f"{name}_no_beh"
+        ablation = fit_synapsnet(
+            acts, None, config=cfg, device="cpu", checkpoint_dir=ckpt, progress=False
+        )
         log(f"  synapsnet without behaviour fitted in {time.perf_counter() - tic:.0f} s")
     per: dict[str, list[np.ndarray]] = {}
     sessions = []
@@ -385,6 +390,12 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=None,
+        help="keep SynapsNet checkpoints of the real-data fits here (resume)",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "results" / "synapsnet_eval.json")
     args = p.parse_args()
     torch.set_num_threads(args.threads)

@@ -47,6 +47,8 @@ def test_last_value_is_a_shift():
     p = LastValue().fit(x).predict(x)
     assert torch.isnan(p[0]).all()
     np.testing.assert_array_equal(p[1:].numpy(), x[:-1])
+    b = np.ones((6, 1))  # behaviour is accepted (and ignored)
+    np.testing.assert_array_equal(LastValue().fit(x, b).predict(x, b).numpy()[1:], x[:-1])
 
 
 def test_ridge_var_recovers_a_known_var2():

@@ -146,6 +146,7 @@ class LastValue(_Forecaster):
         x, b = _inputs(activity, behaviour)
         self.num_neurons, self.num_behaviour = x.shape[1], 0 if b is None else b.shape[1]
         self.mean, self.std = torch.zeros(x.shape[1]), torch.ones(x.shape[1])
+        self.bmean, self.bstd = torch.zeros(self.num_behaviour), torch.ones(self.num_behaviour)
         return self
 
     def predict(self, activity: Any, behaviour: Any = None) -> torch.Tensor:
