@@ -30,11 +30,11 @@ TASKS = ("gaussian_linear", "two_moons", "slcp", "gaussian_mixture", "bernoulli_
 PUBLISHED_NPE_MEAN = {1000: 0.838, 10000: 0.736, 100000: 0.654}
 
 
-def neurodyn_config(args: argparse.Namespace):
+def neurodyn_config(args: argparse.Namespace, estimator: str):
     from neurodyn.inference import NPEConfig
 
     return NPEConfig(
-        estimator=args.estimator,
+        estimator=estimator,
         hidden_features=args.hidden,
         num_transforms=args.transforms,
         batch_size=args.batch_size,
@@ -42,19 +42,21 @@ def neurodyn_config(args: argparse.Namespace):
         patience=args.patience,
         num_threads=args.threads,
         seed=args.seed,
+        device=args.device,
     )
 
 
-def run_neurodyn(prior, theta, x, xs, num_samples, args):
+def run_neurodyn(prior, theta, x, xs, num_samples, args, estimator="nsf"):
     from neurodyn.inference import NPE
 
-    npe = NPE(prior, neurodyn_config(args)).append_simulations(theta, x)
+    theta, x, xs = theta.to(args.device), x.to(args.device), xs.to(args.device)
+    npe = NPE(prior, neurodyn_config(args, estimator)).append_simulations(theta, x)
     t0 = time.perf_counter()
     npe.train(show_progress=False)
     t_train = time.perf_counter() - t0
     post = npe.build_posterior()
     t0 = time.perf_counter()
-    samples = post.sample_batched((num_samples,), x=xs)
+    samples = post.sample_batched((num_samples,), x=xs).cpu()
     t_sample = time.perf_counter() - t0
     return (
         samples,
@@ -85,6 +87,13 @@ def run_sbi(prior, theta, x, xs, num_samples, args):
     return samples, t_train, t_sample, {"epochs": inference._summary["epochs_trained"][-1]}
 
 
+METHODS = {
+    "neurodyn": (run_neurodyn, {"estimator": "nsf"}),
+    "neurodyn_maf": (run_neurodyn, {"estimator": "maf"}),
+    "sbi": (run_sbi, {}),
+}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
@@ -97,18 +106,30 @@ def main() -> None:
         help="posterior and reference samples per C2ST (sbibm: 10000)",
     )
     p.add_argument("--c2st-folds", type=int, default=3)
-    p.add_argument("--methods", nargs="+", default=["neurodyn", "sbi"], choices=["neurodyn", "sbi"])
-    p.add_argument("--estimator", default="maf", choices=["nsf", "maf", "mdn"])
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["neurodyn", "sbi"],
+        choices=list(METHODS),
+        help="neurodyn = NSF (default estimator), neurodyn_maf = MAF, sbi = sbi's NPE",
+    )
+    p.add_argument("--device", default="cpu", help="device of neurodyn training and C2ST")
+    p.add_argument("--merge", nargs="+", help="merge these result JSONs into --out and exit")
     p.add_argument("--sbi-estimator", default="maf")
     p.add_argument("--hidden", type=int, default=50)
     p.add_argument("--transforms", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results/sbi_tasks.json")
     args = p.parse_args()
+    if args.merge:
+        rows = [r for f in args.merge for r in json.loads(Path(f).read_text())["rows"]]
+        _write(args, rows)
+        _table(rows)
+        return
 
     import sbibm
 
@@ -129,13 +150,19 @@ def main() -> None:
             theta = task.get_prior()(num_samples=budget)
             x = simulator(theta)
             for method in args.methods:
-                runner = run_neurodyn if method == "neurodyn" else run_sbi
+                runner, kwargs = METHODS[method]
                 torch.manual_seed(args.seed)
                 samples, t_train, t_sample, extra = runner(
-                    prior, theta, x, xs, args.num_samples, args
+                    prior, theta, x, xs, args.num_samples, args, **kwargs
                 )
                 accs = [
-                    c2st(refs[k], samples[:, k], num_folds=args.c2st_folds, seed=k)
+                    c2st(
+                        refs[k],
+                        samples[:, k],
+                        num_folds=args.c2st_folds,
+                        seed=k,
+                        device=args.device,
+                    )
                     for k in range(len(obs))
                 ]
                 row = {
@@ -179,21 +206,24 @@ def _write(args: argparse.Namespace, rows: list[dict]) -> None:
 
 
 def _table(rows: list[dict]) -> None:
-    print(
-        "\n| task | sims | neurodyn C2ST | sbi C2ST | neurodyn train s | sbi train s | speed-up |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    keys = sorted({(r["task"], r["budget"]) for r in rows}, key=lambda k: (k[0], k[1]))
-    for task, budget in keys:
+    """Markdown table: C2ST (mean over observations) and training seconds per method."""
+    methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    others = [m for m in methods if m != "sbi"] if "sbi" in methods else []
+    head = " | ".join(f"{m} C2ST | {m} train s" for m in methods)
+    ratio_head = "".join(f" sbi/{m} time |" for m in others)
+    print(f"\n| task | sims | {head} |{ratio_head}")
+    print("|---|---|" + "---|" * (2 * len(methods) + len(others)))
+    for task, budget in sorted({(r["task"], r["budget"]) for r in rows}):
         by = {r["method"]: r for r in rows if r["task"] == task and r["budget"] == budget}
-        nd, sb = by.get("neurodyn"), by.get("sbi")
-        f = lambda r, k: f"{r[k]:.3f}" if r else "-"  # noqa: E731
-        g = lambda r: f"{r['train_s']:.1f}" if r else "-"  # noqa: E731
-        speed = f"{sb['train_s'] / nd['train_s']:.1f}x" if nd and sb else "-"
-        print(
-            f"| {task} | {budget} | {f(nd, 'c2st_mean')} | {f(sb, 'c2st_mean')} | {g(nd)} | "
-            f"{g(sb)} | {speed} |"
-        )
+        cells = [
+            f"{by[m]['c2st_mean']:.3f} | {by[m]['train_s']:.1f}" if m in by else "- | -"
+            for m in methods
+        ]
+        sb = by.get("sbi")
+        cells += [
+            f"{sb['train_s'] / by[m]['train_s']:.1f}x" if sb and m in by else "-" for m in others
+        ]
+        print(f"| {task} | {budget} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -150,9 +150,10 @@ def tarp(
     theta, x = _inputs(theta, x, num_posterior_samples, alpha)
     mean, std = theta.mean(0), theta.std(0).clamp_min(1e-12)
     z_theta = (theta - mean) / std
-    gen = torch.Generator().manual_seed(seed)
     lo, hi = z_theta.min(0).values, z_theta.max(0).values
-    refs = lo + (hi - lo) * torch.rand(theta.shape, generator=gen)
+    # reference points from a stream independent of torch generators seeded by the caller
+    u = np.random.default_rng([seed, 0x7A49]).uniform(size=tuple(theta.shape))
+    refs = lo + (hi - lo) * torch.as_tensor(u, dtype=z_theta.dtype)
     rng = np.random.default_rng(seed)
     fs = []
     for start in range(0, theta.shape[0], batch_size):

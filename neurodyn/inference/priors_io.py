@@ -61,7 +61,11 @@ def prior_log_prob(prior: Any, theta: Tensor) -> Tensor:
         return prior.log_prob(theta).to(theta.dtype)
     p_dev = low.device if isinstance(low, Tensor) else dev
     try:
-        lp = prior.log_prob(theta.to(p_dev))
+        try:
+            lp = prior.log_prob(theta.to(p_dev))
+        except RuntimeError:  # prior parameters on another device (e.g. CPU prior, CUDA data)
+            p_dev = torch.device("cpu")
+            lp = prior.log_prob(theta.to(p_dev))
     except ValueError:  # torch distributions with validate_args reject out-of-support values
         inside = in_support(prior, theta.to(p_dev))
         safe = torch.where(inside[..., None], theta.to(p_dev), prior.sample(()).to(p_dev))
@@ -72,19 +76,23 @@ def prior_log_prob(prior: Any, theta: Tensor) -> Tensor:
 
 
 def in_support(prior: Any, theta: Tensor) -> Tensor:
-    """Boolean mask ``(...,)``: is ``theta`` ``(..., num_params)`` inside the prior's support."""
+    """Boolean mask ``(...,)``: is ``theta`` ``(..., num_params)`` inside the prior's support.
+
+    Works when the prior lives on another device than ``theta`` (the check then runs on the
+    prior's device, or on the CPU).
+    """
     support = getattr(prior, "support", None)
     if support is not None:
-        try:
-            low = getattr(prior, "low", None)
-            t = theta.to(low.device) if isinstance(low, Tensor) else theta
-            ok = support.check(t)
+        low = getattr(prior, "low", None)
+        for t in (theta.to(low.device) if isinstance(low, Tensor) else theta, theta.cpu()):
+            try:
+                ok = support.check(t)
+            except (NotImplementedError, RuntimeError, AttributeError):
+                continue
             if ok.shape == theta.shape:
                 ok = ok.all(-1)
             if ok.shape == theta.shape[:-1]:
                 return ok.to(theta.device)
-        except (NotImplementedError, RuntimeError, AttributeError):
-            pass
     with torch.no_grad():
         return torch.isfinite(prior_log_prob(prior, theta))
 
