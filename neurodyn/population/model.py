@@ -27,96 +27,13 @@ from torch.nn import functional as F
 
 from neurodyn._validation import as_tensor, check_positive, fail
 from neurodyn.population.config import SynapsNetConfig
+from neurodyn.population.decoder import Decoder
 
 __all__ = ["SynapsNet"]
 
 FORMAT = "neurodyn.synapsnet/1"
 #: Neuron-windows per decoder pass when ``config.neuron_chunk`` is None.
 CHUNK_BUDGET = 2**17
-
-
-class _Decoder(nn.Module):
-    """Shared decoder: ``(B, C, W)`` own activity and current windows -> ``(B, C)`` outputs.
-
-    All inputs enter through one linear map of the concatenated
-    ``[x window, I window, b window, e]`` (computed term by term so that the behaviour and
-    embedding parts are evaluated once, not once per neuron), then a per-neuron MLP, GRU or
-    causal transformer. A linear term in the own window and current window is added to the
-    output (an AR/VAR-like skip path).
-    """
-
-    def __init__(self, config: SynapsNetConfig, num_behaviour: int) -> None:
-        super().__init__()
-        h, w, e = config.hidden_dim, config.window, config.embedding_dim
-        self.kind = config.decoder
-        self.num_behaviour = num_behaviour
-        self.skip_x = nn.Linear(w, 1)
-        self.skip_i = nn.Linear(w, 1, bias=False)
-        if self.kind == "mlp":
-            self.in_x = nn.Linear(w, h)
-            self.in_i = nn.Linear(w, h, bias=False)
-            self.in_b = nn.Linear(w * num_behaviour, h, bias=False) if num_behaviour else None
-            layers: list[nn.Module] = [nn.GELU()]
-            for _ in range(config.num_layers - 1):
-                layers += [nn.Linear(h, h), nn.GELU()]
-            layers.append(nn.Linear(h, 1))
-            self.body = nn.Sequential(*layers)
-        else:
-            self.in_x = nn.Linear(1, h)
-            self.in_i = nn.Linear(1, h, bias=False)
-            self.in_b = nn.Linear(num_behaviour, h, bias=False) if num_behaviour else None
-            if self.kind == "gru":
-                self.rnn = nn.GRU(h, h, num_layers=config.num_layers, batch_first=True)
-            else:
-                self.pos = nn.Parameter(torch.randn(w, h) * 0.02)
-                layer = nn.TransformerEncoderLayer(
-                    h,
-                    config.num_heads,
-                    dim_feedforward=2 * h,
-                    dropout=0.0,
-                    batch_first=True,
-                    norm_first=True,
-                    activation="gelu",
-                )
-                self.encoder = nn.TransformerEncoder(
-                    layer, config.num_layers, enable_nested_tensor=False
-                )
-                self.norm = nn.LayerNorm(h)
-                self.register_buffer(
-                    "causal", torch.triu(torch.full((w, w), float("-inf")), 1), persistent=False
-                )
-            self.head = nn.Linear(h, 1)
-        self.in_e = nn.Linear(e, h, bias=False) if e else None
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        cur: torch.Tensor,
-        b: torch.Tensor | None,
-        emb: torch.Tensor | None,
-    ) -> torch.Tensor:
-        """x, cur: ``(B, C, W)``; b: ``(B, W, num_behaviour)`` or None; emb: ``(C, E)``."""
-        skip = (self.skip_x(x) + self.skip_i(cur)).squeeze(-1)
-        if self.kind == "mlp":
-            z = self.in_x(x) + self.in_i(cur)  # (B, C, h)
-            if self.in_b is not None and b is not None:
-                z = z + self.in_b(b.flatten(1))[:, None, :]
-            if self.in_e is not None and emb is not None:
-                z = z + self.in_e(emb)[None]
-            return self.body(z).squeeze(-1) + skip
-        z = self.in_x(x[..., None]) + self.in_i(cur[..., None])  # (B, C, W, h)
-        if self.in_b is not None and b is not None:
-            z = z + self.in_b(b)[:, None]
-        if self.in_e is not None and emb is not None:
-            z = z + self.in_e(emb)[None, :, None]
-        bsz, c, w, h = z.shape
-        z = z.reshape(bsz * c, w, h)
-        if self.kind == "gru":
-            last = self.rnn(z)[0][:, -1]
-        else:
-            z = self.encoder(z + self.pos, mask=self.causal, is_causal=True)
-            last = self.norm(z[:, -1])
-        return self.head(last).reshape(bsz, c) + skip
 
 
 class SynapsNet(nn.Module):
@@ -171,7 +88,7 @@ class SynapsNet(nn.Module):
         self.history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.decoder = _Decoder(config, self.num_behaviour)
+            self.decoder = Decoder(config, self.num_behaviour)
             self.weights = nn.ParameterList()
             self.sign_logits = nn.ParameterList()
             self.neuron_embeddings = nn.ParameterList()
@@ -230,12 +147,15 @@ class SynapsNet(nn.Module):
 
     def set_stats(self, session: int, act_mean, act_std, beh_mean=None, beh_std=None) -> None:
         """Store training-split statistics of a session (used by the training code)."""
-        dev = self.device
-        getattr(self, f"act_mean_{session}").copy_(torch.as_tensor(act_mean).to(dev))
-        getattr(self, f"act_std_{session}").copy_(torch.as_tensor(act_std).to(dev))
-        if self.num_behaviour:
-            getattr(self, f"beh_mean_{session}").copy_(torch.as_tensor(beh_mean).to(dev))
-            getattr(self, f"beh_std_{session}").copy_(torch.as_tensor(beh_std).to(dev))
+        values = {
+            "act_mean": act_mean,
+            "act_std": act_std,
+            "beh_mean": beh_mean,
+            "beh_std": beh_std,
+        }
+        for key, buf in self.stats(session).items():
+            if buf.numel():
+                buf.copy_(torch.as_tensor(values[key]).to(self.device))
 
     def normalise(self, x: torch.Tensor, session: int) -> torch.Tensor:
         """Decoder input from activity ``(..., N)``: z-scored, clipped, NaN -> 0 (the mean)."""
