@@ -126,6 +126,25 @@ def fit(
     typer.echo(f"results: {out}")
 
 
+@app.command()
+def study(
+    name: str = typer.Argument(
+        ..., help="'hh-synthetic' (eLife Fig 5), 'hh-allen' (Fig 6), 'pyloric' (Fig 8 paths)."
+    ),
+    out: Path = typer.Option(Path("neurodyn_study"), "--out", "-o", help="Output folder."),
+    num_simulations: int = typer.Option(20_000, help="Simulation budget (hh studies)."),
+    max_epochs: int = typer.Option(200, help="Training epochs at most (hh studies)."),
+    seed: int = typer.Option(0, help="Seed of draws, simulations and training."),
+    device: str = typer.Option("auto", help="'auto' (GPU when present), 'cpu' or 'cuda'."),
+) -> None:
+    """Run a reproduction study and write report.html (+ report.json) into OUT."""
+    from neurodyn.studies.cli import run_study
+
+    path = run_study(name, out=out, num_simulations=num_simulations, max_epochs=max_epochs,
+                     seed=seed, device=device, echo=typer.echo)
+    typer.echo(f"report: {path}")
+
+
 def main() -> None:
     """Entry point of the ``neurodyn`` script."""
     app()
