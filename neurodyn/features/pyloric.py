@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from numba import njit
-from scipy.signal import savgol_filter
 
 from neurodyn._validation import check_choice, check_positive, fail
 from neurodyn.simulators._kernels.pyloric_online import (
@@ -145,7 +144,7 @@ def pyloric_summary(
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[-1] != 3:
         fail("traces", "shape (num, num_steps, 3) or (num_steps, 3)", arr)
-    i0 = int(round(t_burn_in / dt))
+    i0 = round(t_burn_in / dt)
     window = int(0.5 / dt)
     window += 1 - window % 2
     if arr.shape[1] - i0 < max(window, SG_WINDOW if dt == 0.025 else window):
@@ -155,6 +154,8 @@ def pyloric_summary(
             arr,
             "Simulate longer or reduce t_burn_in.",
         )
+    from scipy.signal import savgol_filter
+
     seg = arr[:, i0:]
     filt = savgol_filter(seg, window, 3, axis=1)
     min_dur = BURST_MIN_MS[order]

@@ -37,9 +37,9 @@ _SYNAPSES = ("AB-LP", "PD-LP", "AB-PY", "PD-PY", "LP-PD", "LP-PY", "PY-LP")
 PYLORIC_PARAM_NAMES = tuple(f"{n}_{c}" for n in _NEURONS for c in _CHANNELS) + tuple(
     f"syn_{s}" for s in _SYNAPSES
 )
-_LOW = [0, 0, 0, 0, 0, 25, 0, 0] + [0, 0, 2, 10, 0, 0, 0, 0.01] + [0, 0, 0, 30, 0, 50, 0, 0]
-_HIGH = [500, 7.5, 8, 60, 15, 150, 0.02, 0.01] + [200, 2.5, 12, 60, 10, 125, 0.06, 0.04]
-_HIGH = _HIGH + [600, 12.5, 4, 60, 5, 150, 0.06, 0.04]
+_LOW = [0, 0, 0, 0, 0, 25, 0, 0, 0, 0, 2, 10, 0, 0, 0, 0.01, 0, 0, 0, 30, 0, 50, 0, 0]
+_HIGH = [500, 7.5, 8, 60, 15, 150, 0.02, 0.01, 200, 2.5, 12, 60, 10, 125, 0.06, 0.04]
+_HIGH = [*_HIGH, 600, 12.5, 4, 60, 5, 150, 0.06, 0.04]
 _SYN_LOW, _SYN_HIGH = float(np.log(1e-8)), float(np.log(1e-3))
 
 
@@ -128,8 +128,8 @@ class PyloricNetwork:
         self.extras = bool(extras)
         self.energy = bool(energy)
         self.noise_std = float(check_positive("noise_std", noise_std, strict=False))
-        self.num_steps = int(round(self.t_max / self.dt))
-        self._i0 = int(round(self.t_burn_in / self.dt))
+        self.num_steps = round(self.t_max / self.dt)
+        self._i0 = round(self.t_burn_in / self.dt)
         if self.num_steps - self._i0 < 21 * 2:
             fail(
                 "t_burn_in",
@@ -235,14 +235,14 @@ class PyloricNetwork:
         min_dur, cap, sig, kin = self._common()
         num = params.shape[0]
         p = np.ascontiguousarray(params.detach().cpu().numpy())
-        noise_arr = np.zeros((0, 1, 3)) if nz is None else np.ascontiguousarray(nz.numpy())
+        noise_arr = np.zeros((1, 1, 3)) if nz is None else np.ascontiguousarray(nz.numpy())
         trace = np.zeros((num, self.num_steps, 3) if want_trace else (1, 1, 3), ft)
         feats = np.zeros((num, NUM_FULL))
         energy = np.zeros((num, 3))
-        cpu_kernel(ft)(
+        cpu_kernel(
             p,
             kin,
-            initial_state(),
+            initial_state().astype(ft),
             seeds,
             sig,
             noise_arr,
@@ -277,7 +277,7 @@ class PyloricNetwork:
             return t.numpy() if sim else cuda.as_cuda_array(t)
 
         p = params.to(dev).contiguous()
-        noise_t = torch.zeros((0, 1, 3), dtype=torch.float64) if nz is None else nz
+        noise_t = torch.zeros((1, 1, 3), dtype=torch.float64) if nz is None else nz
         noise_t = noise_t.to(dev)
         trace = torch.zeros(
             (num, self.num_steps, 3) if want_trace else (1, 1, 3), dtype=tdt, device=dev
@@ -287,11 +287,11 @@ class PyloricNetwork:
         bs = torch.zeros((num, 3, cap), dtype=torch.float64, device=dev)
         be = torch.zeros_like(bs)
         kin_t = torch.from_numpy(kin).to(dev)
-        s0 = torch.from_numpy(initial_state()).to(dev)
+        s0 = torch.from_numpy(initial_state().astype(ft)).to(dev)
         sg = torch.from_numpy(sg_matrix()).to(dev)
         seeds_d = seeds if sim else cuda.to_device(seeds)
         blocks, threads = cuda_launch_config(num)
-        cuda_kernel(ft)[blocks, threads](
+        cuda_kernel[blocks, threads](
             arr(p),
             arr(kin_t),
             arr(s0),

@@ -1,7 +1,7 @@
 """Pyloric network model (Prinz, Bucher & Marder 2004): one scalar definition for every kernel.
 
 The per-step arithmetic is written once, as ``@njit`` functions on scalars and
-tuples, built for one floating type by :func:`build_model`. The CPU kernels (SIMD lanes across
+tuples, generic in the floating type of the state (``type(v)``). The CPU kernels (SIMD lanes across
 simulations), the CUDA kernels (one thread per simulation) and the float64 reference loop all
 call the same ``network_step``.
 
@@ -30,10 +30,11 @@ __all__ = [
     "NUM_STATE",
     "SYN_POST",
     "SYN_PRE",
-    "build_model",
     "initial_state",
     "kinetic_constants",
     "network_parameters",
+    "network_step",
+    "neuron_step",
 ]
 
 AREA_CM2 = 0.628e-3  # membrane area (cm²)
@@ -71,7 +72,7 @@ def network_parameters(theta: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def kinetic_constants(dt: float, temperature: float) -> np.ndarray:
-    """Per-step constants (float64, shape ``(24,)``) for time step ``dt`` (ms) at ``temperature`` (K).
+    """Per-step constants ``(24,)`` float64 for step ``dt`` (ms) at ``temperature`` (K).
 
     Layout: 0-6 dt·Q_m (m gates), 7-10 dt·Q_h (h gates), 11 Ca decay factor
     exp(-dt·Q_Ca/tau_Ca), 12 dt/C, 13 RT/(zF) (mV), 14-20 dt·Q_syn/k per synapse,
@@ -108,272 +109,254 @@ def _log(x):
     return flog(x)
 
 
-def build_model(ftype, inline: bool = False):
-    """Return ``(network_step, neuron_step)`` for the floating type ``ftype`` (np.float32/64).
+@njit(error_model="numpy")
+def boltz(v, a, b):
+    f = type(v)
+    one = f(1.0)
+    return one / (one + _exp((v + f(a)) / f(b)))
 
-    ``network_step(s, p, k, i0, i1, i2, want_power)`` maps the 46-tuple ``s`` to the next
-    state; ``p`` is a 31-tuple of kernel parameters (:func:`network_parameters`), ``k`` a
-    24-tuple (:func:`kinetic_constants`), ``i0..i2`` the noise currents (µA) of the step.
-    Returns ``(new_state, power0, power1, power2)`` where power (nW) is the instantaneous
-    dissipated power of each neuron at the old state (0 unless ``want_power``).
-    """
-    f = ftype
-    jit = njit(inline="always", error_model="numpy") if inline else njit(error_model="numpy")
-    exp_ = fexp if inline else _exp
-    log_ = flog if inline else _log
+
+@njit(error_model="numpy")
+def relax(x_inf, x, dtq, tau):
+    return x_inf + (x - x_inf) * _exp(-dtq / tau)
+
+
+@njit(error_model="numpy")
+def neuron_step(
+    v,
+    ca,
+    mna,
+    mcat,
+    mcas,
+    ma,
+    mkca,
+    mkd,
+    mh,
+    hna,
+    hcat,
+    hcas,
+    ha,
+    gna,
+    gcat,
+    gcas,
+    ga,
+    gkca,
+    gkd,
+    gh,
+    gl,
+    gsyn,
+    gsyn_e,
+    inoise,
+    k,
+    want_power,
+):
+    f = type(v)
     one, zero = f(1.0), f(0.0)
     e_na, e_k, e_h, e_leak = f(50.0), f(-80.0), f(-20.0), f(-50.0)
     ca_ext, ca0, f_ca = f(3000.0), f(0.05), f(14961.0)
+    c_na = gna * (mna * mna * mna) * hna
+    c_cat = gcat * (mcat * mcat * mcat) * hcat
+    c_cas = gcas * (mcas * mcas * mcas) * hcas
+    c_a = ga * (ma * ma * ma) * ha
+    c_kca = gkca * ((mkca * mkca) * (mkca * mkca))
+    c_kd = gkd * ((mkd * mkd) * (mkd * mkd))
+    c_h = gh * mh
+    e_ca = f(k[13]) * _log(ca_ext / ca)
+    i_ca = (c_cat + c_cas) * (v - e_ca)
+    ca_inf = ca0 - f_ca * i_ca
+    ca_new = ca_inf + (ca - ca_inf) * f(k[11])
+    g_tot = gsyn + c_na + c_cat + c_cas + c_a + c_kca + c_kd + c_h + gl
+    num = (
+        gsyn_e
+        + c_na * e_na
+        + c_cat * e_ca
+        + c_cas * e_ca
+        + c_a * e_k
+        + c_kca * e_k
+        + c_kd * e_k
+        + c_h * e_h
+        + gl * e_leak
+        + inoise
+    )
+    if g_tot == zero:
+        v_new = v + num * f(k[12])
+    else:
+        v_inf = num / g_tot
+        v_new = v_inf + (v - v_inf) * _exp(-f(k[12]) * g_tot)
+    power = zero
+    if want_power:
+        dk = (v - e_k) * (v - e_k)
+        dca = (v - e_ca) * (v - e_ca)
+        power = (
+            c_na * (v - e_na) * (v - e_na)
+            + (c_cat + c_cas) * dca
+            + (c_a + c_kca + c_kd) * dk
+            + c_h * (v - e_h) * (v - e_h)
+            + gl * (v - e_leak) * (v - e_leak)
+        )
+    # gates from the old voltage (reference order)
+    mna_n = relax(boltz(v, 25.5, -5.29), mna, f(k[0]), f(2.64) - f(2.52) * boltz(v, 120.0, -25.0))
+    mcat_n = relax(boltz(v, 27.1, -7.2), mcat, f(k[1]), f(43.4) - f(42.6) * boltz(v, 68.1, -20.5))
+    tau_mcas = f(2.8) + f(14.0) / (_exp((v + f(27.0)) / f(10.0)) + _exp((v + f(70.0)) / f(-13.0)))
+    mcas_n = relax(boltz(v, 33.0, -8.1), mcas, f(k[2]), tau_mcas)
+    ma_n = relax(boltz(v, 27.2, -8.7), ma, f(k[3]), f(23.2) - f(20.8) * boltz(v, 32.9, -15.2))
+    mkca_inf = (ca / (ca + f(3.0))) * boltz(v, 28.3, -12.6)
+    mkca_n = relax(mkca_inf, mkca, f(k[4]), f(180.6) - f(150.2) * boltz(v, 46.0, -22.7))
+    mkd_n = relax(boltz(v, 12.3, -11.8), mkd, f(k[5]), f(14.4) - f(12.8) * boltz(v, 28.3, -19.2))
+    tau_mh = f(2.0) / (_exp(f(-14.59) - f(0.086) * v) + _exp(f(-1.87) + f(0.0701) * v))
+    mh_n = relax(boltz(v, 75.0, 5.5), mh, f(k[6]), tau_mh)
+    tau_hna = (f(1.34) / (one + _exp((v + f(62.9)) / f(-10.0)))) * (
+        f(1.5) + one / (one + _exp((v + f(34.9)) / f(3.6)))
+    )
+    hna_n = relax(boltz(v, 48.9, 5.18), hna, f(k[7]), tau_hna)
+    hcat_n = relax(boltz(v, 32.1, 5.5), hcat, f(k[8]), f(210.0) - f(179.6) * boltz(v, 55.0, -16.9))
+    tau_hcas = f(120.0) + f(300.0) / (_exp((v + f(55.0)) / f(9.0)) + _exp((v + f(65.0)) / f(-16.0)))
+    hcas_n = relax(boltz(v, 60.0, 6.2), hcas, f(k[9]), tau_hcas)
+    ha_n = relax(boltz(v, 56.9, 4.9), ha, f(k[10]), f(77.2) - f(58.4) * boltz(v, 38.9, -26.5))
+    return (
+        v_new,
+        ca_new,
+        mna_n,
+        mcat_n,
+        mcas_n,
+        ma_n,
+        mkca_n,
+        mkd_n,
+        mh_n,
+        hna_n,
+        hcat_n,
+        hcas_n,
+        ha_n,
+        power,
+    )
+
+
+@njit(error_model="numpy")
+def syn_step(s, v_pre, dtq):
+    f = type(s)
+    one = f(1.0)
     v_th, delta = f(-35.0), f(5.0)
-    e_glut, e_chol = f(E_SYN[0]), f(E_SYN[1])
+    s_inf = one / (one + _exp((v_th - v_pre) / delta))
+    rate = dtq / (one - s_inf)  # dt / tau_s
+    if rate > one:
+        return s_inf
+    return s + (s_inf - s) * rate
 
-    @jit
-    def boltz(v, a, b):
-        return one / (one + exp_((v + f(a)) / f(b)))
 
-    @jit
-    def relax(x_inf, x, dtq, tau):
-        return x_inf + (x - x_inf) * exp_(-dtq / tau)
-
-    @jit
-    def neuron_step(
-        v,
-        ca,
-        mna,
-        mcat,
-        mcas,
-        ma,
-        mkca,
-        mkd,
-        mh,
-        hna,
-        hcat,
-        hcas,
-        ha,
-        gna,
-        gcat,
-        gcas,
-        ga,
-        gkca,
-        gkd,
-        gh,
-        gl,
-        gsyn,
-        gsyn_e,
-        inoise,
+@njit(error_model="numpy")
+def network_step(s, p, k, i0, i1, i2, want_power):
+    f = type(s[0])
+    e_glut, e_chol = f(-70.0), f(-80.0)
+    v0, v1, v2 = s[0], s[13], s[26]
+    s0, s1, s2, s3, s4, s5, s6 = s[39], s[40], s[41], s[42], s[43], s[44], s[45]
+    # synaptic conductance and conductance x reversal per postsynaptic neuron (old s)
+    g_ab_lp, g_pd_lp = f(p[24]) * s0, f(p[25]) * s1
+    g_ab_py, g_pd_py = f(p[26]) * s2, f(p[27]) * s3
+    g_lp_pd, g_lp_py, g_py_lp = f(p[28]) * s4, f(p[29]) * s5, f(p[30]) * s6
+    gs0, ge0 = g_lp_pd, g_lp_pd * e_glut
+    gs1 = g_ab_lp + g_pd_lp + g_py_lp
+    ge1 = g_ab_lp * e_glut + g_pd_lp * e_chol + g_py_lp * e_glut
+    gs2 = g_ab_py + g_pd_py + g_lp_py
+    ge2 = g_ab_py * e_glut + g_pd_py * e_chol + g_lp_py * e_glut
+    a = neuron_step(
+        s[0],
+        s[1],
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        s[6],
+        s[7],
+        s[8],
+        s[9],
+        s[10],
+        s[11],
+        s[12],
+        f(p[0]),
+        f(p[1]),
+        f(p[2]),
+        f(p[3]),
+        f(p[4]),
+        f(p[5]),
+        f(p[6]),
+        f(p[7]),
+        gs0,
+        ge0,
+        i0,
         k,
         want_power,
-    ):
-        c_na = gna * (mna * mna * mna) * hna
-        c_cat = gcat * (mcat * mcat * mcat) * hcat
-        c_cas = gcas * (mcas * mcas * mcas) * hcas
-        c_a = ga * (ma * ma * ma) * ha
-        c_kca = gkca * ((mkca * mkca) * (mkca * mkca))
-        c_kd = gkd * ((mkd * mkd) * (mkd * mkd))
-        c_h = gh * mh
-        e_ca = f(k[13]) * log_(ca_ext / ca)
-        i_ca = (c_cat + c_cas) * (v - e_ca)
-        ca_inf = ca0 - f_ca * i_ca
-        ca_new = ca_inf + (ca - ca_inf) * f(k[11])
-        g_tot = gsyn + c_na + c_cat + c_cas + c_a + c_kca + c_kd + c_h + gl
-        num = (
-            gsyn_e
-            + c_na * e_na
-            + c_cat * e_ca
-            + c_cas * e_ca
-            + c_a * e_k
-            + c_kca * e_k
-            + c_kd * e_k
-            + c_h * e_h
-            + gl * e_leak
-            + inoise
+    )
+    b = neuron_step(
+        s[13],
+        s[14],
+        s[15],
+        s[16],
+        s[17],
+        s[18],
+        s[19],
+        s[20],
+        s[21],
+        s[22],
+        s[23],
+        s[24],
+        s[25],
+        f(p[8]),
+        f(p[9]),
+        f(p[10]),
+        f(p[11]),
+        f(p[12]),
+        f(p[13]),
+        f(p[14]),
+        f(p[15]),
+        gs1,
+        ge1,
+        i1,
+        k,
+        want_power,
+    )
+    c = neuron_step(
+        s[26],
+        s[27],
+        s[28],
+        s[29],
+        s[30],
+        s[31],
+        s[32],
+        s[33],
+        s[34],
+        s[35],
+        s[36],
+        s[37],
+        s[38],
+        f(p[16]),
+        f(p[17]),
+        f(p[18]),
+        f(p[19]),
+        f(p[20]),
+        f(p[21]),
+        f(p[22]),
+        f(p[23]),
+        gs2,
+        ge2,
+        i2,
+        k,
+        want_power,
+    )
+    p0, p1, p2 = a[13], b[13], c[13]
+    if want_power:
+        p0 += g_lp_pd * (v0 - e_glut) * (v0 - e_glut)
+        p1 += (g_ab_lp + g_py_lp) * (v1 - e_glut) * (v1 - e_glut) + g_pd_lp * (v1 - e_chol) * (
+            v1 - e_chol
         )
-        if g_tot == zero:
-            v_new = v + num * f(k[12])
-        else:
-            v_inf = num / g_tot
-            v_new = v_inf + (v - v_inf) * exp_(-f(k[12]) * g_tot)
-        power = zero
-        if want_power:
-            dk = (v - e_k) * (v - e_k)
-            dca = (v - e_ca) * (v - e_ca)
-            power = (
-                c_na * (v - e_na) * (v - e_na)
-                + (c_cat + c_cas) * dca
-                + (c_a + c_kca + c_kd) * dk
-                + c_h * (v - e_h) * (v - e_h)
-                + gl * (v - e_leak) * (v - e_leak)
-            )
-        # gates from the old voltage (reference order)
-        mna_n = relax(
-            boltz(v, 25.5, -5.29), mna, f(k[0]), f(2.64) - f(2.52) * boltz(v, 120.0, -25.0)
+        p2 += (g_ab_py + g_lp_py) * (v2 - e_glut) * (v2 - e_glut) + g_pd_py * (v2 - e_chol) * (
+            v2 - e_chol
         )
-        mcat_n = relax(
-            boltz(v, 27.1, -7.2), mcat, f(k[1]), f(43.4) - f(42.6) * boltz(v, 68.1, -20.5)
-        )
-        tau_mcas = f(2.8) + f(14.0) / (
-            exp_((v + f(27.0)) / f(10.0)) + exp_((v + f(70.0)) / f(-13.0))
-        )
-        mcas_n = relax(boltz(v, 33.0, -8.1), mcas, f(k[2]), tau_mcas)
-        ma_n = relax(boltz(v, 27.2, -8.7), ma, f(k[3]), f(23.2) - f(20.8) * boltz(v, 32.9, -15.2))
-        mkca_inf = (ca / (ca + f(3.0))) * boltz(v, 28.3, -12.6)
-        mkca_n = relax(mkca_inf, mkca, f(k[4]), f(180.6) - f(150.2) * boltz(v, 46.0, -22.7))
-        mkd_n = relax(
-            boltz(v, 12.3, -11.8), mkd, f(k[5]), f(14.4) - f(12.8) * boltz(v, 28.3, -19.2)
-        )
-        tau_mh = f(2.0) / (exp_(f(-14.59) - f(0.086) * v) + exp_(f(-1.87) + f(0.0701) * v))
-        mh_n = relax(boltz(v, 75.0, 5.5), mh, f(k[6]), tau_mh)
-        tau_hna = (f(1.34) / (one + exp_((v + f(62.9)) / f(-10.0)))) * (
-            f(1.5) + one / (one + exp_((v + f(34.9)) / f(3.6)))
-        )
-        hna_n = relax(boltz(v, 48.9, 5.18), hna, f(k[7]), tau_hna)
-        hcat_n = relax(
-            boltz(v, 32.1, 5.5), hcat, f(k[8]), f(210.0) - f(179.6) * boltz(v, 55.0, -16.9)
-        )
-        tau_hcas = f(120.0) + f(300.0) / (
-            exp_((v + f(55.0)) / f(9.0)) + exp_((v + f(65.0)) / f(-16.0))
-        )
-        hcas_n = relax(boltz(v, 60.0, 6.2), hcas, f(k[9]), tau_hcas)
-        ha_n = relax(boltz(v, 56.9, 4.9), ha, f(k[10]), f(77.2) - f(58.4) * boltz(v, 38.9, -26.5))
-        return (
-            v_new,
-            ca_new,
-            mna_n,
-            mcat_n,
-            mcas_n,
-            ma_n,
-            mkca_n,
-            mkd_n,
-            mh_n,
-            hna_n,
-            hcat_n,
-            hcas_n,
-            ha_n,
-            power,
-        )
-
-    @jit
-    def syn_step(s, v_pre, dtq):
-        s_inf = one / (one + exp_((v_th - v_pre) / delta))
-        rate = dtq / (one - s_inf)  # dt / tau_s
-        if rate > one:
-            return s_inf
-        return s + (s_inf - s) * rate
-
-    @jit
-    def network_step(s, p, k, i0, i1, i2, want_power):
-        v0, v1, v2 = s[0], s[13], s[26]
-        s0, s1, s2, s3, s4, s5, s6 = s[39], s[40], s[41], s[42], s[43], s[44], s[45]
-        # synaptic conductance and conductance x reversal per postsynaptic neuron (old s)
-        g_ab_lp, g_pd_lp = f(p[24]) * s0, f(p[25]) * s1
-        g_ab_py, g_pd_py = f(p[26]) * s2, f(p[27]) * s3
-        g_lp_pd, g_lp_py, g_py_lp = f(p[28]) * s4, f(p[29]) * s5, f(p[30]) * s6
-        gs0, ge0 = g_lp_pd, g_lp_pd * e_glut
-        gs1 = g_ab_lp + g_pd_lp + g_py_lp
-        ge1 = g_ab_lp * e_glut + g_pd_lp * e_chol + g_py_lp * e_glut
-        gs2 = g_ab_py + g_pd_py + g_lp_py
-        ge2 = g_ab_py * e_glut + g_pd_py * e_chol + g_lp_py * e_glut
-        a = neuron_step(
-            s[0],
-            s[1],
-            s[2],
-            s[3],
-            s[4],
-            s[5],
-            s[6],
-            s[7],
-            s[8],
-            s[9],
-            s[10],
-            s[11],
-            s[12],
-            f(p[0]),
-            f(p[1]),
-            f(p[2]),
-            f(p[3]),
-            f(p[4]),
-            f(p[5]),
-            f(p[6]),
-            f(p[7]),
-            gs0,
-            ge0,
-            i0,
-            k,
-            want_power,
-        )
-        b = neuron_step(
-            s[13],
-            s[14],
-            s[15],
-            s[16],
-            s[17],
-            s[18],
-            s[19],
-            s[20],
-            s[21],
-            s[22],
-            s[23],
-            s[24],
-            s[25],
-            f(p[8]),
-            f(p[9]),
-            f(p[10]),
-            f(p[11]),
-            f(p[12]),
-            f(p[13]),
-            f(p[14]),
-            f(p[15]),
-            gs1,
-            ge1,
-            i1,
-            k,
-            want_power,
-        )
-        c = neuron_step(
-            s[26],
-            s[27],
-            s[28],
-            s[29],
-            s[30],
-            s[31],
-            s[32],
-            s[33],
-            s[34],
-            s[35],
-            s[36],
-            s[37],
-            s[38],
-            f(p[16]),
-            f(p[17]),
-            f(p[18]),
-            f(p[19]),
-            f(p[20]),
-            f(p[21]),
-            f(p[22]),
-            f(p[23]),
-            gs2,
-            ge2,
-            i2,
-            k,
-            want_power,
-        )
-        p0, p1, p2 = a[13], b[13], c[13]
-        if want_power:
-            p0 += g_lp_pd * (v0 - e_glut) * (v0 - e_glut)
-            p1 += (g_ab_lp + g_py_lp) * (v1 - e_glut) * (v1 - e_glut) + g_pd_lp * (v1 - e_chol) * (
-                v1 - e_chol
-            )
-            p2 += (g_ab_py + g_lp_py) * (v2 - e_glut) * (v2 - e_glut) + g_pd_py * (v2 - e_chol) * (
-                v2 - e_chol
-            )
-        n0 = syn_step(s0, v0, f(k[14]))
-        n1 = syn_step(s1, v0, f(k[15]))
-        n2 = syn_step(s2, v0, f(k[16]))
-        n3 = syn_step(s3, v0, f(k[17]))
-        n4 = syn_step(s4, v1, f(k[18]))
-        n5 = syn_step(s5, v1, f(k[19]))
-        n6 = syn_step(s6, v2, f(k[20]))
-        new = a[:13] + b[:13] + c[:13] + (n0, n1, n2, n3, n4, n5, n6)
-        return new, p0, p1, p2
-
-    return network_step, neuron_step
+    n0 = syn_step(s0, v0, f(k[14]))
+    n1 = syn_step(s1, v0, f(k[15]))
+    n2 = syn_step(s2, v0, f(k[16]))
+    n3 = syn_step(s3, v0, f(k[17]))
+    n4 = syn_step(s4, v1, f(k[18]))
+    n5 = syn_step(s5, v1, f(k[19]))
+    n6 = syn_step(s6, v2, f(k[20]))
+    new = a[:13] + b[:13] + c[:13] + (n0, n1, n2, n3, n4, n5, n6)
+    return new, p0, p1, p2

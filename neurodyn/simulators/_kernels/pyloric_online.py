@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy.signal import savgol_filter
 
 __all__ = [
     "FULL_NAMES",
@@ -69,16 +68,18 @@ NUM_FULL = len(FULL_NAMES)
 
 
 def sg_matrix(window: int = SG_WINDOW) -> np.ndarray:
-    """``(window, window)`` matrix M: filtered ``f[0:w] = M @ v[0:w]`` for a ``window``-sample signal.
+    """``(window, window)`` M with filtered ``f[0:w] = M @ v[0:w]`` for a ``window``-sample signal.
 
     Rows ``0..w//2-1`` are the ``mode="interp"`` head, row ``w//2`` the interior (convolution)
     coefficients, the remaining rows the tail.
     """
-    return savgol_filter(np.eye(window), window, 3, axis=0).T.copy()
+    pos = np.arange(window, dtype=np.float64) - window // 2
+    vander = np.vander(pos, 4, increasing=True)  # cubic least-squares fit over the window
+    return vander @ np.linalg.pinv(vander)
 
 
 def burst_capacity(window_ms: float, min_duration: float) -> int:
-    """Upper bound on kept bursts per neuron: starts of kept bursts are > min_duration + 150 ms apart."""
+    """Upper bound on kept bursts per neuron (kept starts are > min_duration + 150 ms apart)."""
     return int(window_ms // (min_duration + MAX_ISI)) + 2
 
 

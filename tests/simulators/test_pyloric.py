@@ -1,0 +1,192 @@
+"""PyloricNetwork against the authors' simulator outputs (``pyloric_reference_outputs.npz``)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from neurodyn.simulators._kernels.rng import derive_seeds
+from neurodyn.simulators.pyloric import PYLORIC_PARAM_NAMES, PyloricNetwork, pyloric_prior
+
+REF = "pyloric_reference_outputs.npz"
+
+
+@pytest.fixture
+def ref(load_npz):
+    return load_npz(REF)
+
+
+def _rel(a, b):
+    return np.abs(a - b) / np.maximum(np.abs(b), 1e-12)
+
+
+def test_prior_matches_reference_bounds(ref):
+    prior = pyloric_prior()
+    assert prior.param_names == PYLORIC_PARAM_NAMES
+    np.testing.assert_allclose(prior.low.numpy(), ref["prior_lower"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(prior.high.numpy(), ref["prior_upper"], rtol=1e-6, atol=1e-6)
+    assert [str(n) for n in ref["theta_names"]] == list(PYLORIC_PARAM_NAMES)
+
+
+def test_noise_free_trace_matches_reference_first_3s(ref):
+    net = PyloricNetwork(t_max=3000.0, noise=False, dtype=torch.float64)
+    v = net.simulate(torch.tensor(ref["theta"][:1]), output="trace")[0].numpy()
+    expected = ref["elife_start_noisefree_V_first3000ms_dt0p025"].T
+    assert v.shape == expected.shape
+    assert np.abs(v - expected).max() <= 1e-3
+    # stronger than the requirement: equal to the float32 storage precision
+    assert np.abs(v - expected).max() <= 2e-5
+
+
+def test_noise_free_features_exact_and_elife_endpoints_close_to_xo(ref, shared_data):
+    theta = torch.tensor(ref["theta"])
+    for order, key in (("elife", "stats_elife_order"), ("pnas", "stats_pyloric_order")):
+        net = PyloricNetwork(noise=False, dtype=torch.float64, order=order, extras=True)
+        x = net.simulate(theta).numpy()
+        expected = ref[key][:, 3]  # seed -1 = noise off
+        np.testing.assert_array_equal(np.isnan(x[:, :18]), np.isnan(expected[:, :18]))
+        assert np.nanmax(_rel(x[:, :18], expected[:, :18])) <= 1e-6
+        np.testing.assert_array_equal(x[:, 24], expected[:, -1])  # pyloric_like
+        if order == "pnas":
+            np.testing.assert_array_equal(x[:, 18:24], expected[:, 18:24])  # bursts, spikes
+        else:
+            _assert_close_to_xo(x[:2], shared_data)
+
+
+def _assert_close_to_xo(x, shared_data):
+    """eLife path endpoints: triphasic, pyloric-like, within the population sd of x_o."""
+    with open(shared_data / "stg_xo_845_082_0044_elife_order.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    xo = np.array([float(r["xo_prep845_082_0044"]) for r in rows])
+    sd = np.array([float(r["hardcoded_pop_std"] or "nan") for r in rows])
+    assert np.all(x[:, 25] == 0)  # rhythm class: triphasic
+    assert np.all(x[:, 24] == 1)  # pyloric_like
+    assert (np.abs(x[:, :15] - xo[:15]) <= sd[:15]).all(), (x[:, :15], xo[:15])
+    np.testing.assert_array_equal(x[:, 15:18], 2.5)  # no plateaus, as in x_o
+
+
+@pytest.mark.slow
+def test_features_all_reference_sets_and_noise_settings_with_replayed_noise(ref):
+    """6 sets x 4 noise settings, the reference's numpy noise replayed through ``noise=``."""
+    n = 440000
+    for si, s in enumerate(ref["seeds"]):
+        if s < 0:
+            noise = torch.zeros(6, n, 3, dtype=torch.float64)
+        else:
+            one = np.random.RandomState(int(s)).normal(0, 0.001, (3, n)).T
+            noise = torch.from_numpy(np.repeat(one[None], 6, 0))
+        for order, key in (("elife", "stats_elife_order"), ("pnas", "stats_pyloric_order")):
+            net = PyloricNetwork(noise=True, dtype=torch.float64, order=order)
+            x = net.simulate(torch.tensor(ref["theta"]), noise=noise).numpy()
+            expected = ref[key][:, si, :18]
+            np.testing.assert_array_equal(np.isnan(x), np.isnan(expected))
+            assert np.nanmax(_rel(x, expected)) <= 5e-3
+
+
+@pytest.mark.slow
+def test_elife_path_endpoints_with_noise_close_to_xo_on_average(ref, shared_data):
+    """With our counter-based noise: the mean over 8 noise seeds per endpoint."""
+    net = PyloricNetwork(dtype=torch.float64, extras=True)
+    theta = torch.tensor(np.repeat(ref["theta"][:2], 8, 0))
+    x = net.simulate(theta, seed=2024).numpy()
+    assert np.all(x[:, 25] == 0)
+    mean = np.stack([x[:8].mean(0), x[8:].mean(0)])
+    _assert_close_to_xo(mean, shared_data)
+
+
+@pytest.mark.slow
+def test_noise_statistics_match_numpy_noise(ref):
+    """Counter-based noise vs the reference's numpy noise: feature means agree within 3 SE."""
+    n, m = 440000, 8
+    theta = torch.tensor(np.repeat(ref["theta"][:1], m, 0))
+    net = PyloricNetwork(dtype=torch.float64)
+    ours = net.simulate(theta, seed=123).numpy()
+    noise = np.stack([np.random.RandomState(100 + s).normal(0, 0.001, (3, n)).T for s in range(m)])
+    numpy_noise = net.simulate(theta, noise=torch.from_numpy(noise)).numpy()
+    se = np.sqrt((ours.var(0) + numpy_noise.var(0)) / m)
+    assert (np.abs(ours.mean(0) - numpy_noise.mean(0)) <= 3 * se + 1e-9).all()
+
+
+def test_batch_invariance_and_seed_determinism():
+    net = PyloricNetwork(t_max=1500.0, t_burn_in=500.0, dtype=torch.float64)
+    theta = pyloric_prior().sample((5,)).double()
+    a = net.simulate(theta, seed=7, output="trace")
+    b = net.simulate(theta, seed=7, output="trace")
+    assert torch.equal(a, b)
+    seeds = derive_seeds(7, 5)
+    c = net.simulate(theta[2:3], seed=seeds[2:3], output="trace")
+    assert torch.equal(a[2], c[0])
+    d = net.simulate(theta, seed=8, output="trace")
+    assert not torch.equal(a, d)
+    quiet = PyloricNetwork(t_max=1500.0, t_burn_in=500.0, dtype=torch.float64, noise=False)
+    e = quiet.simulate(theta, seed=1, output="trace")
+    assert torch.equal(e, quiet.simulate(theta, seed=2, output="trace"))
+    # noise is 1 nA sd per step: the membrane sees it
+    assert (a - e).abs().max() > 1e-4
+
+
+def test_features_from_trace_equal_online_features(ref):
+    from neurodyn.features import pyloric_summary
+
+    net = PyloricNetwork(t_max=4000.0, dtype=torch.float64, extras=True)
+    theta = torch.tensor(ref["theta"][[0, 5]])
+    v = net.simulate(theta, seed=11, output="trace")
+    x_online = net.simulate(theta, seed=11)
+    x_trace = pyloric_summary(v, extras=True)
+    np.testing.assert_allclose(x_online.numpy(), x_trace.numpy(), rtol=1e-12, equal_nan=True)
+
+
+def test_energy_output_is_positive_and_scales_with_window(ref):
+    net = PyloricNetwork(t_max=2000.0, noise=False, dtype=torch.float64, energy=True)
+    x = net.simulate(torch.tensor(ref["theta"][:1]))
+    assert x.shape == (1, 21)
+    assert net.feature_names[-3:] == ("energy_ABPD", "energy_LP", "energy_PY")
+    assert bool((x[0, -3:] > 0).all())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"dt": 0.0}, ValueError, "dt: expected"),
+        ({"t_max": -1.0}, ValueError, "t_max: expected"),
+        ({"noise": "yes"}, TypeError, "noise: expected a bool"),
+        ({"dtype": torch.int32}, TypeError, "dtype: expected torch.float32 or torch.float64"),
+        ({"order": "prinz"}, ValueError, "order: expected"),
+        ({"t_max": 1000.0, "t_burn_in": 1000.0}, ValueError, "t_burn_in: expected"),
+        ({"noise_std": -1.0}, ValueError, "noise_std: expected"),
+    ],
+)
+def test_constructor_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        PyloricNetwork(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("theta", "kw", "exc", "match"),
+    [
+        (torch.zeros(2, 30), {}, ValueError, r"theta: expected shape \(num, 31\)"),
+        (torch.zeros(31), {}, ValueError, "theta: expected"),
+        (torch.full((1, 31), float("nan")), {}, ValueError, "theta: expected finite values"),
+        (-torch.ones(1, 31), {}, ValueError, "theta: expected non-negative membrane"),
+        (torch.zeros(1, 31), {"output": "spikes"}, ValueError, "output: expected"),
+        (torch.zeros(2, 31), {"seed": [1, 2, 3]}, ValueError, "seed: expected"),
+        (torch.zeros(1, 31), {"noise": torch.zeros(1, 5, 3)}, ValueError, "noise: expected shape"),
+    ],
+)
+def test_simulate_errors(theta, kw, exc, match):
+    net = PyloricNetwork(t_max=100.0, t_burn_in=10.0)
+    with pytest.raises(exc, match=match):
+        net.simulate(theta, **kw)
+
+
+def test_config_and_protocol_attributes():
+    net = PyloricNetwork(order="pnas", extras=True)
+    assert net.num_params == 31 and len(net.param_names) == 31
+    assert net.num_features == 26 == len(net.feature_names)
+    assert net.feature_names[9] == "start_to_start_LP_PY"
+    cfg = net.config()
+    assert cfg["order"] == "pnas" and cfg["dtype"] == "float32"
+    assert net.simulate(torch.zeros(0, 31)).shape == (0, 26)
