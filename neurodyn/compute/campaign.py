@@ -317,7 +317,8 @@ def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
          show_progress, first_theta) -> np.ndarray:
     from distributed import as_completed
 
-    sim_future = client.scatter(simulator, broadcast=True)
+    # the simulator travels inside every task (a few kB): a scattered copy would be lost
+    # with the worker holding it, cancelling every later chunk ("lost dependencies")
     nthreads = sum(client.nthreads().values()) or 1
     window = max(2, 2 * nthreads)
     pending = iter(todo)
@@ -327,7 +328,7 @@ def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
         theta = first_theta if c.index == 0 else draw_theta(proposal, seed, c.index, c.size)
         seeds = np.asarray(derive_seeds(seed, c.size, start=c.start), dtype=np.uint64)
         # pure=False: a fresh key per submission, never a stale result of an earlier run
-        return client.submit(_simulate_chunk, sim_future, path, group, c.index, theta, seeds,
+        return client.submit(_simulate_chunk, simulator, path, group, c.index, theta, seeds,
                              pure=False)
 
     first = [submit(c) for c in itertools.islice(pending, window)]

@@ -11,7 +11,7 @@ from neurodyn._validation import check_choice
 __all__ = ["MODELS", "make_simulator"]
 
 #: CLI model name -> (module, class) of the simulator.
-MODELS = {"hh": ("neurodyn.simulators.hh", "HodgkinHuxley"),
+MODELS = {"hh": ("neurodyn.simulators.hodgkin_huxley", "HodgkinHuxley"),
           "pyloric": ("neurodyn.simulators.pyloric", "PyloricNetwork")}
 
 

@@ -143,7 +143,8 @@ def test_kill_campaign_process_then_resume(reference, client, tmp_path):
 
 
 def test_kill_worker_process_mid_run(reference, tmp_path):
-    """SIGKILL one worker process; dask re-runs its chunk elsewhere; the store is exact."""
+    """SIGKILL the only worker process mid-run; its nanny restarts it, dask re-runs the lost
+    chunk, the campaign completes and the store is exact."""
     import cloudpickle
     import toys
     from distributed import Client, LocalCluster
@@ -151,7 +152,7 @@ def test_kill_worker_process_mid_run(reference, tmp_path):
     cloudpickle.register_pickle_by_value(toys)
     path = tmp_path / "s.zarr"
     sim = LinearGaussian(delay=0.4)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=":0", silence_logs=50) as cluster, Client(cluster) as c:
         pids = list(c.run(os.getpid).values())
         killed = []
