@@ -77,8 +77,9 @@ def conditional_pairplot(
         fail("labels", f"{dens.dim} names (one per parameter)", len(labels))
     names = list(labels) if labels is not None else [f"θ{d}" for d in range(dens.dim)]
     k = len(dims)
-    fig = Figure(figsize=figsize or (1.9 * k + 0.6, 1.9 * k + 0.3), layout="constrained")
+    fig = Figure(figsize=figsize or (1.7 * k + 0.6, 1.7 * k + 0.4))
     axes = fig.subplots(k, k, squeeze=False)
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.05, top=0.93, wspace=0.25, hspace=0.35)
     for r, i in enumerate(dims):
         for c, j in enumerate(dims):
             ax = axes[r, c]
@@ -86,19 +87,30 @@ def conditional_pairplot(
                 ax.set_axis_off()
                 continue
             if r == c:
-                cd = conditional_density(posterior, cond, (i,), x_o, limits=limits,
-                                         resolution=resolution, prior=prior)
+                cd = conditional_density(
+                    posterior, cond, (i,), x_o, limits=limits, resolution=resolution, prior=prior
+                )
                 ax.plot(_np(cd.axes[0]), _np(cd.density), color="#1f77b4")
                 ax.axvline(cond[i], color="k", lw=0.8, ls="--")
                 ax.set_yticks([])
             else:
-                cd = conditional_density(posterior, cond, (j, i), x_o, limits=limits,
-                                         resolution=resolution, prior=prior)
+                cd = conditional_density(
+                    posterior, cond, (j, i), x_o, limits=limits, resolution=resolution, prior=prior
+                )
                 ax_j, ax_i = _np(cd.axes[0]), _np(cd.axes[1])
                 half_j, half_i = (ax_j[1] - ax_j[0]) / 2, (ax_i[1] - ax_i[0]) / 2
-                ax.imshow(_np(cd.density).T, origin="lower", aspect="auto", cmap="viridis",
-                          extent=(ax_j[0] - half_j, ax_j[-1] + half_j,
-                                  ax_i[0] - half_i, ax_i[-1] + half_i))
+                ax.imshow(
+                    _np(cd.density).T,
+                    origin="lower",
+                    aspect="auto",
+                    cmap="viridis",
+                    extent=(
+                        ax_j[0] - half_j,
+                        ax_j[-1] + half_j,
+                        ax_i[0] - half_i,
+                        ax_i[-1] + half_i,
+                    ),
+                )
                 ax.plot(cond[j], cond[i], "o", color="white", ms=4, mec="k", mew=0.5)
             if r == 0 or r == c:
                 ax.set_title(names[j], fontsize=9)
@@ -130,8 +142,9 @@ def path_profile(
         A matplotlib :class:`~matplotlib.figure.Figure`.
     """
     if not (hasattr(path, "log_prob") and hasattr(path, "arc_length")):
-        fail("path", "a path result with log_prob and arc_length", type(path).__name__,
-             exc=TypeError)
+        fail(
+            "path", "a path result with log_prob and arc_length", type(path).__name__, exc=TypeError
+        )
     lp, s = _np(path.log_prob), _np(path.arc_length)
     curves = [("path", s, lp)]
     straight = getattr(path, "straight_log_prob", None)
@@ -148,8 +161,7 @@ def path_profile(
         idx = _np(breakdown.indices).astype(int)
         ok = _np(breakdown.valid).astype(bool)
         ax.scatter(s[idx][ok], lp[idx][ok] - top, color="#2ca02c", zorder=3, label="valid")
-        ax.scatter(s[idx][~ok], lp[idx][~ok] - top, color="#d62728", zorder=3,
-                   label="invalid")
+        ax.scatter(s[idx][~ok], lp[idx][~ok] - top, color="#d62728", zorder=3, label="invalid")
     ax.set_xlabel("arc length (z-units)")
     ax.set_ylabel("log q − max" if normalize else "log q")
     ax.legend(fontsize=8, frameon=False)

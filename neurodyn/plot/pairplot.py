@@ -107,8 +107,10 @@ def pairplot(
         if lim.shape != (dim, 2):
             fail("limits", f"shape ({dim}, 2)", lim)
     k = len(dims)
-    fig = Figure(figsize=figsize or (1.9 * k + 0.6, 1.9 * k + 0.3), layout="constrained")
+    # fixed margins: constrained layout costs seconds for large grids
+    fig = Figure(figsize=figsize or (1.7 * k + 0.6, 1.7 * k + 0.4))
     axes = fig.subplots(k, k, squeeze=False)
+    fig.subplots_adjust(left=0.04, right=0.98, bottom=0.05, top=0.93, wspace=0.25, hspace=0.35)
     colour = {label: _COLOURS[i % len(_COLOURS)] for i, label in enumerate([*pts, *crv])}
     for r, i in enumerate(dims):
         for c, j in enumerate(dims):
@@ -125,8 +127,9 @@ def pairplot(
                 ax.set_xlim(*lim[i])
             else:
                 h, _, _ = np.histogram2d(x[:, j], x[:, i], bins=bins, range=[lim[j], lim[i]])
-                ax.imshow(h.T, origin="lower", aspect="auto", cmap="Blues",
-                          extent=(*lim[j], *lim[i]))
+                ax.imshow(
+                    h.T, origin="lower", aspect="auto", cmap="Blues", extent=(*lim[j], *lim[i])
+                )
                 for label, a in crv.items():
                     ax.plot(a[:, j], a[:, i], color=colour[label], lw=1.5)
                 for label, a in pts.items():
@@ -138,8 +141,9 @@ def pairplot(
             ax.tick_params(labelsize=7)
     handles = []
     for label in [*pts, *crv]:
-        (line,) = axes[0, 0].plot([], [], color=colour[label], label=label,
-                                  marker="o" if label in pts else None)
+        (line,) = axes[0, 0].plot(
+            [], [], color=colour[label], label=label, marker="o" if label in pts else None
+        )
         handles.append(line)
     if handles:
         fig.legend(handles=handles, loc="lower left", fontsize=8, frameon=False)

@@ -35,7 +35,7 @@ img { max-width: 100%; } pre { background: #f6f6f6; padding: .6em; overflow-x: a
 """
 
 
-def figure_to_png(fig: Any, *, dpi: int = 110, close: bool = True) -> bytes:
+def figure_to_png(fig: Any, *, dpi: int = 90, close: bool = True) -> bytes:
     """Render a matplotlib figure to PNG bytes (and close it when it came from pyplot).
 
     Example:
@@ -47,7 +47,7 @@ def figure_to_png(fig: Any, *, dpi: int = 110, close: bool = True) -> bytes:
     if not hasattr(fig, "savefig"):
         fail("fig", "a matplotlib Figure", type(fig).__name__, exc=TypeError)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi)
     if close:
         import matplotlib.pyplot as plt
 
@@ -118,7 +118,7 @@ class Report:
         out.append("</table>")
         self._parts.append("".join(out))
 
-    def figure(self, fig: Any, caption: str = "", *, dpi: int = 110) -> None:
+    def figure(self, fig: Any, caption: str = "", *, dpi: int = 90) -> None:
         """Add a matplotlib figure as an embedded PNG (the figure is closed)."""
         png = base64.b64encode(figure_to_png(fig, dpi=dpi)).decode("ascii")
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""

@@ -27,14 +27,16 @@ def run_study(
     if name == "hh-synthetic":
         from neurodyn.studies.hh_synthetic import HHSyntheticConfig, run_hh_synthetic
 
-        cfg = HHSyntheticConfig(num_simulations=num_simulations, max_epochs=max_epochs,
-                                seed=seed, device=device)
+        cfg = HHSyntheticConfig(
+            num_simulations=num_simulations, max_epochs=max_epochs, seed=seed, device=device
+        )
         return run_hh_synthetic(cfg, out=out, progress=echo).report
     if name == "hh-allen":
         from neurodyn.studies.hh_allen import HHAllenConfig, run_hh_allen
 
-        cfg = HHAllenConfig(num_simulations=num_simulations, max_epochs=max_epochs, seed=seed,
-                            device=device)
+        cfg = HHAllenConfig(
+            num_simulations=num_simulations, max_epochs=max_epochs, seed=seed, device=device
+        )
         return run_hh_allen(cfg, out=out, progress=echo).report
     from neurodyn.studies.pyloric import PyloricStudyConfig, run_pyloric_study
 

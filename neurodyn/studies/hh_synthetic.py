@@ -148,8 +148,9 @@ def _figures_marginals(
 
     d = len(names)
     cols = 4
-    fig = Figure(figsize=(12, 2.6 * ((d + cols - 1) // cols)), layout="constrained")
+    fig = Figure(figsize=(12, 2.6 * ((d + cols - 1) // cols)))
     axes = fig.subplots((d + cols - 1) // cols, cols, squeeze=False).ravel()
+    fig.subplots_adjust(left=0.03, right=0.98, bottom=0.08, top=0.9, hspace=0.4)
     for i in range(d):
         ax = axes[i]
         lo, hi = float(prior.low[i]), float(prior.high[i])

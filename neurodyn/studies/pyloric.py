@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -160,7 +161,9 @@ def run_pyloric_study(
         arc_length=ortho_arc,
     )
     feats = path.outputs.double().cpu().numpy()[:, :15]
-    dist = np.nanmean(np.abs(feats - xo[:15]) / pop_sd[:15], axis=1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of invalid points
+        dist = np.nanmean(np.abs(feats - xo[:15]) / pop_sd[:15], axis=1)
     dist[~path.valid.numpy()] = np.nan
     seconds = time.perf_counter() - t0
 

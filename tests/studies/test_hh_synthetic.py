@@ -74,3 +74,35 @@ def test_config_errors():
     with pytest.raises(ValueError, match="feature_sets: expected non-empty index tuples"):
         cfg = HHSyntheticConfig(feature_sets=((9,),), device="cpu", theta_true=(0.5,) * 3)
         run_hh_synthetic(cfg, out="unused", simulator=LinearSimulator())
+
+
+def test_study_with_hodgkin_huxley_small_budget(tmp_path):
+    """The real simulator end to end at a CI budget (numbers are not meaningful here)."""
+    pytest.importorskip("neurodyn.simulators.hodgkin_huxley")
+    cfg = HHSyntheticConfig(
+        num_simulations=1000,
+        num_posterior_samples=200,
+        num_predictive=40,
+        num_traces=2,
+        estimator="mdn",
+        hidden_features=32,
+        max_epochs=15,
+        batch_size=100,
+        device="cpu",
+    )
+    res = run_hh_synthetic(cfg, out=tmp_path)
+    assert res.sd.shape == (3, 8)
+    assert bool(np.all(res.sd < 1.2)) and res.covered[-1].sum() >= 6
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64") == 3  # marginals, pairplot, traces
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json"]
+
+
+@pytest.mark.slow
+def test_study_with_hodgkin_huxley_elife_budget(tmp_path):
+    """eLife Fig 5 budget: 100 000 simulations; sds shrink from 1 to 7 features."""
+    res = run_hh_synthetic(HHSyntheticConfig(num_simulations=100_000), out=tmp_path)
+    mean_sd = res.sd.mean(1)
+    assert mean_sd[2] < mean_sd[1] < mean_sd[0]
+    assert res.covered[-1].sum() >= 7
+    assert np.all(res.ppc_valid > 0.9)
