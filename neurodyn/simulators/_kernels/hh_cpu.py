@@ -27,8 +27,24 @@ NUM_ONLINE_FEATURES = 8
 
 
 @njit(inline="always", fastmath=True, error_model="numpy")
-def finalize_features(count, n_rest, rest_sum, n_sd, sd_shift, sd1, sd2, n_st, st_shift,
-                      st1, st2, st3, st4, st5, out, row):
+def finalize_features(
+    count,
+    n_rest,
+    rest_sum,
+    n_sd,
+    sd_shift,
+    sd1,
+    sd2,
+    n_st,
+    st_shift,
+    st1,
+    st2,
+    st3,
+    st4,
+    st5,
+    out,
+    row,
+):
     """Write the 8 online features of one simulation into ``out[row]`` (float64)."""
     nan = math.nan
     _, m2, _, _, _ = central_moments(n_sd, sd_shift, sd1, sd2, 0.0, 0.0, 0.0)
@@ -95,16 +111,28 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
             elif use_rng:
                 if (k & 1) == 0:
                     for j in range(L):
-                        z[j], zs[j] = normal_pair(seed[j], np.uint64(k >> 1), np.uint64(0),
-                                                  dtT)
+                        z[j], zs[j] = normal_pair(seed[j], np.uint64(k >> 1), np.uint64(0), dtT)
                 else:
                     for j in range(L):
                         z[j] = zs[j]
             ik = current[k]
             for j in range(L):
                 v[j], m[j], h[j], n[j], p[j] = hh_step(
-                    v[j], m[j], h[j], n[j], p[j], g_na[j], g_k[j], g_l[j], g_m[j], e_l[j],
-                    vt[j], tau_max[j], ik + sig[j] * z[j], dtT)
+                    v[j],
+                    m[j],
+                    h[j],
+                    n[j],
+                    p[j],
+                    g_na[j],
+                    g_k[j],
+                    g_l[j],
+                    g_m[j],
+                    e_l[j],
+                    vt[j],
+                    tau_max[j],
+                    ik + sig[j] * z[j],
+                    dtT,
+                )
         if want_trace:
             for j in range(min(L, num - first)):
                 trace[first + j, i] = v[j]
@@ -126,27 +154,47 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
             if st0 <= i < st1:
                 for j in range(L):
                     acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j] = moments_add(
-                        acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j],
-                        float(v[j]) - acc[4, j])
+                        acc[5, j],
+                        acc[6, j],
+                        acc[7, j],
+                        acc[8, j],
+                        acc[9, j],
+                        float(v[j]) - acc[4, j],
+                    )
             s = i - 2
             if st0 <= s < st1:
                 for j in range(L):
                     c2 = clip_at_threshold(float(v[j]))
                     last[j], cnt[j] = spike_count_update(
-                        is_spike(acc[11, j], acc[10, j], c2), s, last[j], cnt[j], dt, dedup)
+                        is_spike(acc[11, j], acc[10, j], c2), s, last[j], cnt[j], dt, dedup
+                    )
             for j in range(L):
                 acc[11, j] = acc[10, j]
                 acc[10, j] = clip_at_threshold(float(v[j]))
     if want_feat:
         for j in range(min(L, num - first)):
-            finalize_features(cnt[j], rest_end, acc[0, j], sd1 - sd0, acc[1, j], acc[2, j],
-                              acc[3, j], st1 - st0, acc[4, j], acc[5, j], acc[6, j],
-                              acc[7, j], acc[8, j], acc[9, j], features, first + j)
+            finalize_features(
+                cnt[j],
+                rest_end,
+                acc[0, j],
+                sd1 - sd0,
+                acc[1, j],
+                acc[2, j],
+                acc[3, j],
+                st1 - st0,
+                acc[4, j],
+                acc[5, j],
+                acc[6, j],
+                acc[7, j],
+                acc[8, j],
+                acc[9, j],
+                features,
+                first + j,
+            )
 
 
 @njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
-def hh_cpu_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features,
-                  trace):
+def hh_cpu_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace):
     """Simulate ``theta.shape[0]`` HH neurons on the CPU.
 
     Args:
@@ -167,5 +215,4 @@ def hh_cpu_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng,
     """
     n_blocks = (theta.shape[0] + LANES - 1) // LANES
     for b in prange(n_blocks):
-        _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features,
-                  trace)
+        _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace)

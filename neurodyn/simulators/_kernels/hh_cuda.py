@@ -24,8 +24,9 @@ __all__ = ["hh_cuda_kernel"]
 
 
 @cuda.jit(fastmath=True, cache=True)
-def hh_cuda_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features,
-                   trace_tm):
+def hh_cuda_kernel(
+    theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace_tm
+):
     """Same arguments as :func:`~neurodyn.simulators._kernels.hh_cpu.hh_cpu_kernel`, except
     ``trace_tm`` is time-major ``(num_steps, num)`` (or ``(0, 0)``)."""
     r = cuda.grid(1)
@@ -80,8 +81,9 @@ def hh_cuda_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng
                     z, zs = normal_pair(seed, np.uint64(k >> 1), np.uint64(0), dtT)
                 else:
                     z = zs
-            v, m, h, n, p = hh_step(v, m, h, n, p, g_na, g_k, g_l, g_m, e_l, vt, tau_max,
-                                    current[k] + sig * z, dtT)
+            v, m, h, n, p = hh_step(
+                v, m, h, n, p, g_na, g_k, g_l, g_m, e_l, vt, tau_max, current[k] + sig * z, dtT
+            )
         if want_trace:
             trace_tm[i, r] = v
         if want_feat:

@@ -29,7 +29,7 @@ C_M = 1.0
 _EXP_M5 = math.exp(-5.0)
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _efun(z, ez):
     """``z / (exp(z) - 1)`` given ``ez = exp(z)``; ``1 - z/2`` for ``|z| < 1e-4``."""
     T = type(z)
@@ -39,7 +39,7 @@ def _efun(z, ez):
     return T(1.0) - z * T(0.5) if small else z / den
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def hh_rates(v, vt, tau_max):
     """Rate functions at membrane potential ``v`` (mV) for threshold ``vt`` (mV).
 
@@ -65,14 +65,14 @@ def hh_rates(v, vt, tau_max):
     return a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def hh_steady_state(v, vt, tau_max):
     """Steady-state gates ``(m, h, n, p)`` at ``v``: the eLife initial condition."""
     a_m, b_m, a_h, b_h, a_n, b_n, p_inf, _ = hh_rates(v, vt, tau_max)
     return a_m / (a_m + b_m), a_h / (a_h + b_h), a_n / (a_n + b_n), p_inf
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def hh_step(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, vt, tau_max, i_ext, dt):
     """One exponential-Euler step of length ``dt`` (ms).
 

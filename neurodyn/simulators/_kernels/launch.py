@@ -49,8 +49,12 @@ def kernel_device(device: str | torch.device | None) -> torch.device:
         return torch.device(str(device))
     dev = resolve_device(device)
     if dev.type == "cuda" and not cuda_available():
-        fail("device", "a CUDA device usable by numba", str(device),
-             "Install numba-cuda (pip install 'neurodyn[cuda]') or use device='cpu'.")
+        fail(
+            "device",
+            "a CUDA device usable by numba",
+            str(device),
+            "Install numba-cuda (pip install 'neurodyn[cuda]') or use device='cpu'.",
+        )
     return dev
 
 

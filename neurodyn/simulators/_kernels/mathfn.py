@@ -98,7 +98,7 @@ _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _exp64(x):
     lo = -708.0
     hi = 709.0
@@ -123,7 +123,7 @@ def _exp64(x):
     return p * _i64_as_f64((np.int64(k) + np.int64(1023)) << np.int64(52))
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _exp32(x):
     f = np.float32
     lo = f(-87.0)
@@ -143,7 +143,7 @@ def _exp32(x):
     return p * _i32_as_f32((np.int32(k) + np.int32(127)) << np.int32(23))
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def fexp(x):
     """``exp(x)`` in the precision of ``x`` (vectorisable on CPU, ``math.exp`` on GPU)."""
     T = type(x)  # every branch returns T; the dead ones are removed after constant folding
@@ -157,7 +157,7 @@ def fexp(x):
 _SQRT2 = 1.4142135623730951
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _log64(x):
     bits = _f64_as_i64(x)
     e = (bits >> np.int64(52)) - np.int64(1023)
@@ -181,7 +181,7 @@ def _log64(x):
     return ef * _LN2_HI + (ef * _LN2_LO + 2.0 * s * p)
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _log32(x):
     f = np.float32
     bits = _f32_as_i32(x)
@@ -201,7 +201,7 @@ def _log32(x):
     return ef * f(math.log(2.0)) + f(2.0) * s * p
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def flog(x):
     """``log(x)`` for positive normal ``x`` in the precision of ``x``."""
     T = type(x)
@@ -212,7 +212,7 @@ def flog(x):
     return T(_log64(x))
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _sincos64(x):
     z = x * x
     s = -1.0 / 51090942171709440000.0
@@ -240,7 +240,7 @@ def _sincos64(x):
     return s, c
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def _sincos32(x):
     f = np.float32
     z = x * x
@@ -262,7 +262,7 @@ def _sincos32(x):
     return s, c
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def fsincos(x):
     """``(sin(x), cos(x))`` for ``|x| <= pi/2`` in the precision of ``x``."""
     T = type(x)

@@ -22,14 +22,14 @@ from numba import njit
 __all__ = ["central_moments", "moments_add"]
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def moments_add(s1, s2, s3, s4, s5, d):
     """Add one shifted sample ``d`` (float64) to the power sums ``s1..s5``."""
     d2 = d * d
     return s1 + d, s2 + d2, s3 + d2 * d, s4 + d2 * d2, s5 + d2 * d2 * d
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def central_moments(n, shift, s1, s2, s3, s4, s5):
     """Mean and central moments 2..5 (``1/n`` normalisation) from shifted power sums.
 

@@ -94,21 +94,25 @@ def resolve_seeds(seed, num: int) -> np.ndarray:
     return arr.astype(np.uint64)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(inline="always", error_model="numpy", cache=True)
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 block: counter words ``c0..c3`` and key words ``k0, k1`` (uint64 holding
     32-bit values) -> four uint64 holding 32-bit random words."""
     for _ in range(10):
         p0 = _M0 * c0
         p1 = _M1 * c2
-        c0, c1, c2, c3 = ((p1 >> _SH32) ^ c1 ^ k0, p1 & _MASK32,
-                          (p0 >> _SH32) ^ c3 ^ k1, p0 & _MASK32)
+        c0, c1, c2, c3 = (
+            (p1 >> _SH32) ^ c1 ^ k0,
+            p1 & _MASK32,
+            (p0 >> _SH32) ^ c3 ^ k1,
+            p0 & _MASK32,
+        )
         k0 = (k0 + _W0) & _MASK32
         k1 = (k1 + _W1) & _MASK32
     return c0, c1, c2, c3
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def normal_pair(seed, counter, stream, like):
     """Two independent standard normals for ``(seed, counter, stream)``.
 
@@ -124,8 +128,9 @@ def normal_pair(seed, counter, stream, like):
     T = type(like)  # both branches return T; the dead one is removed
     k0 = seed & _MASK32
     k1 = seed >> _SH32
-    x0, x1, x2, x3 = philox4x32(counter & _MASK32, counter >> _SH32, stream & _MASK32,
-                                np.uint64(0x6E647964), k0, k1)
+    x0, x1, x2, x3 = philox4x32(
+        counter & _MASK32, counter >> _SH32, stream & _MASK32, np.uint64(0x6E647964), k0, k1
+    )
     if is_float32(like):
         f = np.float32
         u0 = f(f(x0 >> np.uint64(8)) + f(0.5)) * f(2.0**-24)

@@ -17,19 +17,19 @@ __all__ = ["clip_at_threshold", "is_spike", "spike_count_update"]
 THRESHOLD_MV = -10.0
 
 
-@njit(inline="always", error_model="numpy")
+@njit(inline="always", error_model="numpy", cache=True)
 def clip_at_threshold(v):
     """``max(v, -10)`` as float64, NaN kept (like ``v[v < -10] = -10``)."""
     return THRESHOLD_MV if v < THRESHOLD_MV else v
 
 
-@njit(inline="always", error_model="numpy")
+@njit(inline="always", error_model="numpy", cache=True)
 def is_spike(c0, c1, c2):
     """Whether the sample with clipped value ``c0`` (followed by ``c1``, ``c2``) is a spike."""
     return (c0 > THRESHOLD_MV) and (c1 >= c0) and (c2 < c1)
 
 
-@njit(inline="always", error_model="numpy")
+@njit(inline="always", error_model="numpy", cache=True)
 def spike_count_update(spike, s, last, count, dt, dedup):
     """Count a detected spike at sample ``s`` unless within ``dedup`` ms of the previous one.
 

@@ -1,0 +1,136 @@
+"""Engine pieces: vectorisable maths, counter-based RNG, online moments, lazy CUDA import."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+from scipy import stats
+
+from neurodyn.simulators import derive_seeds
+from neurodyn.simulators._kernels._cuda import numba_cuda
+from neurodyn.simulators._kernels.launch import LANES, cuda_launch_config, num_lane_blocks
+from neurodyn.simulators._kernels.mathfn import fexp, flog, fsincos
+from neurodyn.simulators._kernels.moments import central_moments, moments_add
+from neurodyn.simulators._kernels.rng import normal_pair, resolve_seeds
+
+
+@njit(cache=True)
+def _apply(x):
+    e = np.empty_like(x)
+    lg = np.empty_like(x)
+    s = np.empty_like(x)
+    c = np.empty_like(x)
+    for i in range(x.size):
+        e[i] = fexp(x[i])
+        lg[i] = flog(abs(x[i]) + x.dtype.type(1e-30))
+        s[i], c[i] = fsincos(x[i])
+    return e, lg, s, c
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 4e-16), (np.float32, 1.2e-7)])
+def test_fexp_relative_error(dtype, tol):
+    x = np.linspace(-80, 80, 20001).astype(dtype)
+    e = _apply(x)[0]
+    assert e.dtype == dtype
+    ref = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(e / ref - 1)) < tol
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 2e-15), (np.float32, 2e-6)])
+def test_flog_and_fsincos(dtype, tol):
+    u = np.linspace(1e-9, 1, 20001).astype(dtype)
+    lg = _apply(u)[1]
+    assert np.max(np.abs(lg - np.log(u.astype(np.float64)))) < tol
+    x = np.linspace(-np.pi / 2, np.pi / 2, 2001).astype(dtype)
+    _, _, s, c = _apply(x)
+    x64 = x.astype(np.float64)
+    assert np.max(np.abs(s - np.sin(x64))) < tol and np.max(np.abs(c - np.cos(x64))) < tol
+
+
+def test_fexp_nan_and_saturation():
+    e = _apply(np.array([np.nan, 1e4, -1e4]))[0]
+    assert np.isnan(e[0]) and np.isfinite(e[1]) and e[1] > 1e307 and 0 <= e[2] < 1e-300
+
+
+@njit(cache=True)
+def _normals(seeds, num_pairs, stream, like):
+    out = np.empty((seeds.size, 2 * num_pairs), dtype=like.dtype)
+    for r in range(seeds.size):
+        for k in range(num_pairs):
+            out[r, 2 * k], out[r, 2 * k + 1] = normal_pair(seeds[r], np.uint64(k),
+                                                           np.uint64(stream), like[0])
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_pair_is_standard_normal(dtype):
+    z = _normals(derive_seeds(0, 50), 1000, 0, np.zeros(1, dtype))
+    assert z.dtype == dtype
+    flat = z.astype(np.float64).ravel()
+    assert abs(flat.mean()) < 0.01 and abs(flat.std() - 1) < 0.01
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    assert abs(stats.kurtosis(flat)) < 0.05
+    # neighbours, pairs and different simulations are uncorrelated
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01
+    assert abs(np.corrcoef(z[0].astype(float), z[1].astype(float))[0, 1]) < 0.1
+
+
+def test_normal_pair_counter_based_and_streams():
+    seeds = derive_seeds(3, 4)
+    a = _normals(seeds, 10, 0, np.zeros(1))
+    np.testing.assert_array_equal(a[2], _normals(seeds[2:3], 10, 0, np.zeros(1))[0])
+    b = _normals(seeds, 10, 1, np.zeros(1))
+    assert np.abs(a - b).min() > 0
+    f32 = _normals(seeds, 10, 0, np.zeros(1, np.float32))
+    np.testing.assert_allclose(f32, a, atol=5e-4)  # 24 vs 53 random bits, same stream
+
+
+def test_derive_seeds():
+    s = derive_seeds(12, 1000)
+    assert s.dtype == np.uint64 and np.unique(s).size == 1000
+    np.testing.assert_array_equal(derive_seeds(12, 10, start=990), s[990:])
+    assert np.intersect1d(s, derive_seeds(13, 1000)).size == 0
+    np.testing.assert_array_equal(resolve_seeds(12, 1000), s)
+    np.testing.assert_array_equal(resolve_seeds(np.arange(3), 3), np.arange(3, dtype=np.uint64))
+    assert resolve_seeds(None, 5).shape == (5,)
+    assert derive_seeds(2**70 + 5, 2).shape == (2,)
+
+
+@pytest.mark.parametrize(("args", "exc", "msg"), [
+    ((1.5, 2), TypeError, "seed: expected an integer"),
+    ((1, -1), ValueError, "num: expected a finite number >= 0"),
+    ((1, 2, -3), ValueError, "start: expected a finite number >= 0"),
+])
+def test_derive_seeds_errors(args, exc, msg):
+    with pytest.raises(exc) as err:
+        derive_seeds(*args)
+    assert str(err.value).startswith(msg)
+
+
+@njit(cache=True)
+def _moments(x, shift):
+    s1 = s2 = s3 = s4 = s5 = 0.0
+    for v in x:
+        s1, s2, s3, s4, s5 = moments_add(s1, s2, s3, s4, s5, v - shift)
+    return central_moments(x.size, shift, s1, s2, s3, s4, s5)
+
+
+def test_online_moments_match_scipy():
+    rng = np.random.default_rng(0)
+    for x in (rng.normal(-60, 20, 4000), -70 + 1e-3 * rng.standard_normal(4000),
+              np.concatenate([np.full(3000, -65.0), rng.normal(0, 30, 1000)])):
+        mean, m2, m3, m4, m5 = _moments(x, x[0])
+        np.testing.assert_allclose(mean, x.mean(), rtol=1e-13)
+        np.testing.assert_allclose([m2, m3, m4, m5], stats.moment(x, [2, 3, 4, 5]),
+                                   rtol=1e-7)
+    assert all(math.isnan(v) for v in _moments(np.zeros(0), 0.0))
+
+
+def test_launch_helpers_and_lazy_cuda_import():
+    assert num_lane_blocks(1) == 1 and num_lane_blocks(LANES + 1) == 2
+    assert cuda_launch_config(1000, 128) == (8, 128)
+    cuda = numba_cuda()
+    assert hasattr(np, "row_stack") and hasattr(cuda, "jit")
