@@ -24,9 +24,11 @@ from neurodyn._runtime import resolve_device
 from neurodyn._validation import check_positive, fail
 
 __all__ = [
+    "ELIFE_NOISE_SEED",
     "ELIFE_THETA_TRUE",
     "HHSyntheticConfig",
     "HHSyntheticResult",
+    "elife_observation",
     "posterior_summary",
     "run_hh_synthetic",
 ]
@@ -105,6 +107,32 @@ class HHSyntheticResult:
     ppc_valid: np.ndarray
     report: Path
     seconds: float
+
+
+#: Noise seed of the eLife synthetic observation (delfi: RandomState(1).randint(0, 2**31)).
+ELIFE_NOISE_SEED = 1791095845
+
+
+def elife_observation(
+    simulator: Any, theta_true: torch.Tensor, *, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Features ``(num_features,)`` and trace ``(num_steps,)`` of the synthetic observation.
+
+    For the default eLife HH protocol (12 001 steps) the eLife noise stream is replayed, which
+    reproduces the published x_o ``[5, -70.188, 0.0615, -56.392, 374.64, 3.7018, 18.322]``;
+    other simulators are run with ``seed`` (trace ``None`` when they have no trace output).
+    """
+    th = theta_true[None].to(simulator.device)
+    kwargs: dict[str, Any] = {"seed": seed}
+    if getattr(simulator, "name", "") == "hodgkin_huxley" and simulator.num_steps == 12_001:
+        noise = np.random.RandomState(ELIFE_NOISE_SEED).randn(simulator.num_steps)[:-1]
+        kwargs = {"noise": torch.as_tensor(noise)[None]}
+    x_o = simulator.simulate(th, **kwargs).cpu().float()[0]
+    try:
+        trace = simulator.simulate(th, output="trace", **kwargs).cpu().float()[0]
+    except (ValueError, TypeError):
+        trace = None
+    return x_o, trace
 
 
 def posterior_summary(
@@ -238,11 +266,7 @@ def run_hh_synthetic(
         torch.manual_seed(config.seed)
         theta = prior.sample((config.num_simulations,)).cpu().float()
     x = simulator.simulate(theta.to(simulator.device), seed=config.seed).cpu().float()
-    x_o = (
-        simulator.simulate(theta_true[None].to(simulator.device), seed=config.seed + 10**9)
-        .cpu()
-        .float()[0]
-    )
+    x_o, trace_o = elife_observation(simulator, theta_true, seed=config.seed + 10**9)
     valid = torch.isfinite(x).all(1)
     say(f"{int(valid.sum())} valid simulations")
 
@@ -300,8 +324,8 @@ def run_hh_synthetic(
         f"{config.num_simulations} prior simulations ({int(valid.sum())} valid), "
         f"posteriors trained on {', '.join(labels)} ({config.estimator.upper()}, "
         f"{config.num_transforms} transforms, {config.hidden_features} hidden) and "
-        "conditioned on the "
-        "synthetic observation at the eLife true parameters."
+        "conditioned on the synthetic observation at the eLife true parameters, x_o = "
+        f"{[round(float(v), 4) for v in x_o]}."
     )
     dec = np.diff(sd, axis=0) <= 0 if sd.shape[0] > 1 else np.ones((0, sd.shape[1]), bool)
     n_tight = int(np.all(dec, axis=0).sum()) if dec.size else 0
@@ -353,9 +377,8 @@ def run_hh_synthetic(
     )
     if config.num_traces > 0:
         try:
-            tr_true = simulator.simulate(
-                theta_true[None].to(simulator.device), seed=config.seed + 10**9, output="trace"
-            ).cpu()
+            if trace_o is None:
+                raise ValueError("the simulator returned no trace")
             tr = simulator.simulate(
                 post_samples[-1][: config.num_traces].to(simulator.device),
                 seed=config.seed + 300,
@@ -364,7 +387,7 @@ def run_hh_synthetic(
             dt = float(getattr(simulator, "dt", 0.01))
             t_ms = np.arange(tr.shape[1]) * dt
             rep.figure(
-                _figure_traces(t_ms, tr_true[0].numpy(), tr.numpy()),
+                _figure_traces(t_ms, trace_o.numpy(), tr.numpy()),
                 f"posterior predictive traces ({labels[-1]})",
             )
         except (ValueError, TypeError) as err:  # simulators without traces

@@ -106,3 +106,16 @@ def test_study_with_hodgkin_huxley_elife_budget(tmp_path):
     assert mean_sd[2] < mean_sd[1] < mean_sd[0]
     assert res.covered[-1].sum() >= 7
     assert np.all(res.ppc_valid > 0.9)
+
+
+def test_elife_observation_is_the_published_x_o(load_npz):
+    from neurodyn.simulators import HodgkinHuxley
+    from neurodyn.studies.hh_synthetic import ELIFE_THETA_TRUE, elife_observation
+
+    ref = load_npz("hh_reference_outputs.npz")
+    x_o, trace = elife_observation(HodgkinHuxley(), torch.tensor(ELIFE_THETA_TRUE))
+    np.testing.assert_allclose(x_o.numpy(), ref["stats_elife_xo"], rtol=1e-4, atol=1e-4)
+    assert trace.shape == ref["V_elife_xo"].shape
+    err = np.abs(trace.numpy() - ref["V_elife_xo"])
+    # float32 state: sub-µV away from spikes, below 0.2 mV on the spike upstrokes
+    assert float(np.median(err)) < 1e-3 and float(err.max()) < 0.2
