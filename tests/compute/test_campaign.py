@@ -175,19 +175,21 @@ def test_kill_worker_process_mid_run(reference, tmp_path):
 @pytest.mark.slow
 def test_kill_and_resume_1e5_hh(tmp_path):
     """Issue 7's kill test at full size: 10^5 HH simulations, killed twice, resumed."""
-    pytest.importorskip("neurodyn.simulators", reason="HH simulator")
-    from neurodyn.simulators import HodgkinHuxley
+    from neurodyn.compute.models import make_simulator
 
     num, chunk, seed = 100_000, 5_000, 3
     killed = tmp_path / "killed.zarr"
     ref = tmp_path / "ref.zarr"
-    sim = HodgkinHuxley()
-    code = ("import sys; from neurodyn.simulators import HodgkinHuxley;"
-            "from neurodyn.compute import simulate; s = HodgkinHuxley();"
-            f"simulate(s, s.prior, {num}, sys.argv[1], chunk={chunk}, seed={seed}, workers=2,"
-            "show_progress=False)")
+    sim = make_simulator("hh", "cpu")
+    code = ("import sys\nfrom neurodyn.compute.models import make_simulator\n"
+            "from neurodyn.compute import simulate\n"
+            "if __name__ == '__main__':\n    s = make_simulator('hh', 'cpu')\n"
+            f"    simulate(s, s.prior, {num}, sys.argv[1], chunk={chunk}, seed={seed}, "
+            "workers=2, show_progress=False)\n")
+    script = tmp_path / "campaign.py"
+    script.write_text(code)
     for at_least in (2, 8):
-        proc = subprocess.Popen([sys.executable, "-c", code, str(killed)],
+        proc = subprocess.Popen([sys.executable, str(script), str(killed)],
                                 start_new_session=True)
         try:
             _wait_for_chunks(killed, at_least, timeout=1200)
