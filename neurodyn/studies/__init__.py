@@ -1,1 +1,1 @@
-"""neurodyn.studies."""
+"""End-to-end studies and demos (``neurodyn demo``, ``neurodyn study``)."""

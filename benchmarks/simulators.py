@@ -1,0 +1,149 @@
+"""Simulator benchmark (CPU): neurodyn HH vs jaxley, same run, same protocol.
+
+HH at 120 ms, dt 0.025 ms (4801 samples), float32, parameters from the eLife prior (noise
+sigma from the prior, i.e. noisy simulations) and the noise-free variant; batch 1e4 and 1e5;
+online features and full traces (traces of 1e5 in chunks of 1e4). jaxley (optional extra;
+``pip install jaxley``) runs the same Pospischil channels with jit+vmap and no noise. Prints a
+table and writes ``benchmarks/results/simulators.json``. A pyloric section is added when
+``benchmarks/simulators_pyloric.py`` exists (its ``run() -> dict``).
+
+Usage: ``python benchmarks/simulators.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+torch.set_num_threads(1)
+
+from neurodyn.simulators import HodgkinHuxley  # noqa: E402
+
+DT, T_MAX = 0.025, 120.0
+
+
+def _theta(hh: HodgkinHuxley, num: int, noise: bool) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    u = torch.rand((num, 8), generator=g)
+    th = hh.prior.low + u * (hh.prior.high - hh.prior.low)
+    if not noise:
+        th[:, 6] = 0.0
+    return th
+
+
+def bench_neurodyn(num: int, output: str, noise: bool, chunk: int = 10**4) -> dict:
+    hh = HodgkinHuxley(dt=DT, t_max=T_MAX)
+    th = _theta(hh, num, noise)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    for a in range(0, num, chunk if output == "trace" else num):
+        out = hh.simulate(th[a:a + chunk] if output == "trace" else th, seed=a, output=output)
+        del out
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    return {"tool": "neurodyn", "batch": num, "output": output, "noise": noise,
+            "sims_per_s": num / wall, "sims_per_cpu_s": num / cpu}
+
+
+def bench_jaxley(num: int) -> dict | None:
+    try:
+        import jax
+        import jax.numpy as jnp
+        import jaxley as jx
+        from jaxley.channels.pospischil import K, Km, Leak, Na
+    except ImportError as err:
+        print(f"jaxley not available ({err}); compare with the issue's 3.5-4k sims/s")
+        return None
+    comp = jx.Compartment()
+    for ch in (Na(), K(), Leak(), Km()):
+        comp.insert(ch)
+    comp.stimulate(jx.step_current(i_delay=10.0, i_dur=100.0, i_amp=0.5, delta_t=DT,
+                                   t_max=T_MAX), verbose=False)
+    comp.record("v", verbose=False)
+    for name in ("Na_gNa", "K_gK", "Leak_gLeak", "Km_gKm"):
+        comp.make_trainable(name, verbose=False)
+    params = comp.get_parameters()
+
+    def sim(p):
+        return jx.integrate(comp, params=p, delta_t=DT)
+
+    vsim = jax.jit(jax.vmap(sim))
+    rng = np.random.default_rng(0)
+    batch = jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x * rng.uniform(0.5, 1.5, (num,) + x.shape), dtype=x.dtype),
+        params)
+    vsim(batch).block_until_ready()  # compile
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    vsim(batch).block_until_ready()
+    wall = time.perf_counter() - t0
+    return {"tool": "jaxley " + jx.__version__, "batch": num, "output": "trace",
+            "noise": False, "sims_per_s": num / wall,
+            "sims_per_cpu_s": num / (time.process_time() - c0)}
+
+
+def compile_times() -> dict:
+    """First-call time in a fresh process (loads the disk cache after the first ever run)."""
+    import subprocess
+
+    code = ("import time, torch; t=time.perf_counter();"
+            "from neurodyn.simulators import HodgkinHuxley;"
+            "HodgkinHuxley(dt=0.025).simulate(torch.rand(2, 8) * 0.1 + 1, seed=0);"
+            "print(time.perf_counter()-t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=900)
+    return {"fresh_process_first_call_s": float(out.stdout.strip().splitlines()[-1])}
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    sizes = (10**3,) if quick else (10**4, 10**5)
+    res: dict = {"machine": os.environ.get("NEURODYN_MACHINE", "2-core CPU (shared, noisy)"),
+                 "dt_ms": DT, "t_max_ms": T_MAX, "dtype": "float32",
+                 "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1))}
+    res["compile"] = compile_times()
+    print("first call in a fresh process:", res["compile"], flush=True)
+    rows = []
+    jx_row = bench_jaxley(1000 if not quick else 100)
+    if jx_row:
+        rows.append(jx_row)
+    for num in sizes:
+        for output in ("features", "trace"):
+            for noise in (True, False):
+                rows.append(bench_neurodyn(num, output, noise))
+                r = rows[-1]
+                print(f"{r['tool']:16s} {num:>7d} {output:9s} noise={noise!s:5s} "
+                      f"{r['sims_per_s']:9.0f} sims/s", flush=True)
+    if jx_row:
+        for r in rows[1:]:
+            r["ratio_vs_jaxley"] = r["sims_per_s"] / jx_row["sims_per_s"]
+    res["rows"] = rows
+    print(f"\n{'tool':16s} {'batch':>7s} {'output':9s} {'noise':5s} {'sims/s':>9s} "
+          f"{'/cpu-s':>8s} {'x jaxley':>8s}")
+    for r in rows:
+        print(f"{r['tool']:16s} {r['batch']:>7d} {r['output']:9s} {r['noise']!s:5s} "
+              f"{r['sims_per_s']:9.0f} {r['sims_per_cpu_s']:8.0f} "
+              f"{r.get('ratio_vs_jaxley', float('nan')):8.2f}")
+    pyl = ROOT / "benchmarks" / "simulators_pyloric.py"
+    if pyl.is_file():
+        spec = importlib.util.spec_from_file_location("simulators_pyloric", pyl)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        res["pyloric"] = mod.run()
+    out = ROOT / "benchmarks" / "results" / "simulators.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
