@@ -320,9 +320,23 @@ class ZDensity:
         return self.log_prob(z).detach(), self.fd_grad(z)
 
     def fd_grad(self, z: torch.Tensor) -> torch.Tensor:
-        """Central finite-difference gradient ``(num, num_params)`` with step ``fd_step``."""
+        """Finite-difference gradient ``(num, num_params)`` with step ``fd_step``.
+
+        Central differences; one-sided where a perturbed point leaves the support (e.g. a
+        sample next to a prior face), NaN where both sides do.
+        """
         n, d = z.shape
         eye = torch.eye(d, dtype=z.dtype, device=z.device) * self.fd_step
-        pts = torch.cat([z[:, None, :] + eye, z[:, None, :] - eye], dim=1)  # (n, 2d, d)
-        lp = self.log_prob_batched(pts.reshape(-1, d)).reshape(n, 2, d)
-        return (lp[:, 0] - lp[:, 1]) / (2 * self.fd_step)
+        pts = torch.cat([z[:, None, :] + eye, z[:, None, :] - eye, z[:, None, :]], dim=1)
+        lp = self.log_prob_batched(pts.reshape(-1, d)).reshape(n, 2 * d + 1)
+        up, down, mid = lp[:, :d], lp[:, d : 2 * d], lp[:, 2 * d :]
+        central = (up - down) / (2 * self.fd_step)
+        forward = (up - mid) / self.fd_step
+        backward = (mid - down) / self.fd_step
+        ok_up, ok_down = torch.isfinite(up), torch.isfinite(down)
+        nan = torch.full_like(central, float("nan"))
+        return torch.where(
+            ok_up & ok_down,
+            central,
+            torch.where(ok_up, forward, torch.where(ok_down, backward, nan)),
+        )

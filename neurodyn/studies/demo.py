@@ -2,8 +2,11 @@
 
 ``"hh"``: the eLife 2020 synthetic Hodgkin-Huxley observation. Simulates the model at the
 true parameters with the eLife noise stream (``RandomState(1791095845)``, the seed delfi drew
-from seed 1), prints its 7 summary features (the published x_o) and writes ``hh_traces.png``
-and ``report.html`` into ``out``. Nothing is written outside ``out``.
+from seed 1), prints its 7 summary features (the published x_o), then runs the main job of
+:mod:`neurodyn.studies.hh_pipeline` (prior simulations, neural posterior estimation, posterior
+predictive check, SBC, sensitivity / conditional correlations / high-probability path) and
+writes ``hh_traces.png``, ``report.html`` and ``report.json`` into ``out``. Nothing is written
+outside ``out``. Defaults take a few minutes on 2 CPU cores; ``quick`` uses tiny budgets.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ DEMOS = ("hh",)
 ELIFE_XO = (5.0, -70.188, 0.0615, -56.392, 374.64, 3.7018, 18.322)
 
 
-def run_demo(name: str = "hh", *, out: str | Path = "neurodyn_out", device: str = "auto",
-             quick: bool = False) -> Path:
+def run_demo(
+    name: str = "hh", *, out: str | Path = "neurodyn_out", device: str = "auto", quick: bool = False
+) -> Path:
     """Run demo ``name`` and return the path of its ``report.html``.
 
     Args:
@@ -37,8 +41,12 @@ def run_demo(name: str = "hh", *, out: str | Path = "neurodyn_out", device: str 
         Path of the HTML report inside ``out``.
     """
     if name not in DEMOS:
-        fail("name", "one of the available demos: " + ", ".join(repr(d) for d in DEMOS), name,
-             "Run `neurodyn demo hh`.")
+        fail(
+            "name",
+            "one of the available demos: " + ", ".join(repr(d) for d in DEMOS),
+            name,
+            "Run `neurodyn demo hh`.",
+        )
     return _demo_hh(Path(out), device=device, quick=quick)
 
 
@@ -64,21 +72,38 @@ def _demo_hh(out: Path, *, device: str, quick: bool) -> Path:
     for nm, val, pub in zip(hh.feature_names, x_o, ELIFE_XO, strict=True):
         print(f"  {nm:10s} {val:12.5g}   (published {pub:g})")
     shown = v_extra[:3]
-    fig = plot_traces(np.vstack([v_o, shown]), dt=hh.dt, current=hh.current,
-                      labels=["x_o (eLife noise)"] + [f"seed {k}" for k in range(len(shown))],
-                      title="Hodgkin-Huxley, eLife true parameters")
+    fig = plot_traces(
+        np.vstack([v_o, shown]),
+        dt=hh.dt,
+        current=hh.current,
+        labels=["x_o (eLife noise)"] + [f"seed {k}" for k in range(len(shown))],
+        title="Hodgkin-Huxley, eLife true parameters",
+    )
     png = out / "hh_traces.png"
     fig.savefig(png, dpi=100)
     report = Report("neurodyn demo: Hodgkin-Huxley (eLife 2020 synthetic observation)")
-    report.text("Simulated at the true parameters with the eLife noise stream; features "
-                "computed online in the kernel. Published values from Gonçalves et al. 2020.")
-    report.table([[nm, f"{val:.5g}", f"{pub:g}"] for nm, val, pub in
-                  zip(hh.feature_names, x_o, ELIFE_XO, strict=True)],
-                 header=["feature", "neurodyn", "published"])
+    report.text(
+        "Simulated at the true parameters with the eLife noise stream; features "
+        "computed online in the kernel. Published values from Gonçalves et al. 2020."
+    )
+    report.table(
+        [
+            [nm, f"{val:.5g}", f"{pub:g}"]
+            for nm, val, pub in zip(hh.feature_names, x_o, ELIFE_XO, strict=True)
+        ],
+        header=["feature", "neurodyn", "published"],
+    )
     report.status("x_o reproduced (rtol 1e-3)", bool(np.allclose(x_o, ELIFE_XO, rtol=1e-3)))
     report.figure(fig, "x_o trace and traces with other noise seeds")
-    report.text(f"{1 + n_extra} simulations in {elapsed:.2f} s on {hh.device} "
-                f"(dt {hh.dt} ms, {hh.num_steps} samples, float64).")
+    report.text(
+        f"{1 + n_extra} simulations in {elapsed:.2f} s on {hh.device} "
+        f"(dt {hh.dt} ms, {hh.num_steps} samples, float64)."
+    )
     report.record("x_o", [float(v) for v in x_o])
     report.record("feature_names", list(hh.feature_names))
+    # the main job: simulate -> train -> posterior -> SBC/PPC -> analysis (hh_pipeline)
+    from neurodyn.studies.hh_pipeline import PipelineConfig, run_hh_pipeline
+
+    run_hh_pipeline(report, device=device,
+                    config=PipelineConfig.quick() if quick else PipelineConfig())
     return report.save(out / "report.html")
