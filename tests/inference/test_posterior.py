@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -156,3 +157,36 @@ def test_permutation_invariant_embedding_on_iid_trials():
     # exact posterior ~ N(mean(x_o), 0.5^2/10)
     assert abs(float(s.mean()) - float(x_o.mean())) < 0.15
     assert 0.08 < float(s.std()) < 0.25
+
+
+def test_cli_infer_writes_samples(box_posterior, tmp_path):
+    from typer.testing import CliRunner
+
+    from neurodyn.cli import app
+
+    path = box_posterior.save(tmp_path / "post")
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["infer", str(path), "--x-o", "0.4,0.6", "-n", "50", "--out", str(tmp_path / "s.csv")]
+    )
+    assert res.exit_code == 0, res.output
+    data = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
+    assert data.shape == (50, 2) and "acceptance rate" in res.output
+    np.save(tmp_path / "xo.npy", np.array([0.4, 0.6]))
+    res = runner.invoke(
+        app,
+        [
+            "infer",
+            str(path),
+            "--x-o",
+            str(tmp_path / "xo.npy"),
+            "-n",
+            "5",
+            "--out",
+            str(tmp_path / "s2"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "s2.npy").shape == (5, 2)
+    bad = runner.invoke(app, ["infer", str(path), "--x-o", "a,b", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "x_o: expected an existing file" in str(bad.exception)
