@@ -145,6 +145,24 @@ def study(
     typer.echo(f"report: {path}")
 
 
+@app.command()
+def infer(
+    posterior: Path = typer.Argument(..., help="Folder written by Posterior.save."),
+    x_o: str = typer.Option(..., "--x-o", help="Observation: a .npy/.csv/.txt/.json file "
+                            "or a comma list, e.g. '5,-70.2,0.06,-56.4,374.6,3.70,18.3'."),
+    num_samples: int = typer.Option(10_000, "--num-samples", "-n", help="Posterior samples."),
+    out: Path = typer.Option(Path("samples.npy"), "--out", "-o", help="Output .npy or .csv."),
+    seed: int = typer.Option(0, help="Seed of the sampler."),
+    device: str = typer.Option("cpu", help="'cpu' or 'cuda'."),
+) -> None:
+    """Sample a saved posterior for the observation X_O and write the samples to OUT."""
+    from neurodyn.inference.infer_cli import run_infer
+
+    path, acceptance = run_infer(posterior, x_o, num_samples=num_samples, out=out, seed=seed,
+                                 device=device)
+    typer.echo(f"samples: {path} (acceptance rate inside the prior {acceptance:.3f})")
+
+
 def main() -> None:
     """Entry point of the ``neurodyn`` script."""
     app()
