@@ -126,8 +126,9 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/sbi_tasks.json")
     args = p.parse_args()
     if args.merge:
-        rows = [r for f in args.merge for r in json.loads(Path(f).read_text())["rows"]]
-        _write(args, rows)
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = [r for part in parts for r in part["rows"]]
+        _write(args, rows, parts_meta=[part["meta"] for part in parts])
         _table(rows)
         return
 
@@ -185,7 +186,7 @@ def main() -> None:
     _table(rows)
 
 
-def _write(args: argparse.Namespace, rows: list[dict]) -> None:
+def _write(args: argparse.Namespace, rows: list[dict], parts_meta: list | None = None) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -202,6 +203,8 @@ def _write(args: argparse.Namespace, rows: list[dict]) -> None:
         meta["sbi"] = sbi.__version__
     except ImportError:
         pass
+    if parts_meta is not None:
+        meta["parts"] = parts_meta
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 
