@@ -46,12 +46,18 @@ def bench_neurodyn(num: int, output: str, noise: bool, chunk: int = 10**4) -> di
     t0 = time.perf_counter()
     c0 = time.process_time()
     for a in range(0, num, chunk if output == "trace" else num):
-        out = hh.simulate(th[a:a + chunk] if output == "trace" else th, seed=a, output=output)
+        out = hh.simulate(th[a : a + chunk] if output == "trace" else th, seed=a, output=output)
         del out
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
-    return {"tool": "neurodyn", "batch": num, "output": output, "noise": noise,
-            "sims_per_s": num / wall, "sims_per_cpu_s": num / cpu}
+    return {
+        "tool": "neurodyn",
+        "batch": num,
+        "output": output,
+        "noise": noise,
+        "sims_per_s": num / wall,
+        "sims_per_cpu_s": num / cpu,
+    }
 
 
 def bench_jaxley(num: int) -> dict | None:
@@ -66,8 +72,10 @@ def bench_jaxley(num: int) -> dict | None:
     comp = jx.Compartment()
     for ch in (Na(), K(), Leak(), Km()):
         comp.insert(ch)
-    comp.stimulate(jx.step_current(i_delay=10.0, i_dur=100.0, i_amp=0.5, delta_t=DT,
-                                   t_max=T_MAX), verbose=False)
+    comp.stimulate(
+        jx.step_current(i_delay=10.0, i_dur=100.0, i_amp=0.5, delta_t=DT, t_max=T_MAX),
+        verbose=False,
+    )
     comp.record("v", verbose=False)
     for name in ("Na_gNa", "K_gK", "Leak_gLeak", "Km_gKm"):
         comp.make_trainable(name, verbose=False)
@@ -79,37 +87,49 @@ def bench_jaxley(num: int) -> dict | None:
     vsim = jax.jit(jax.vmap(sim))
     rng = np.random.default_rng(0)
     batch = jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x * rng.uniform(0.5, 1.5, (num,) + x.shape), dtype=x.dtype),
-        params)
+        lambda x: jnp.asarray(x * rng.uniform(0.5, 1.5, (num, *x.shape)), dtype=x.dtype), params
+    )
     vsim(batch).block_until_ready()  # compile
     t0 = time.perf_counter()
     c0 = time.process_time()
     vsim(batch).block_until_ready()
     wall = time.perf_counter() - t0
-    return {"tool": "jaxley " + jx.__version__, "batch": num, "output": "trace",
-            "noise": False, "sims_per_s": num / wall,
-            "sims_per_cpu_s": num / (time.process_time() - c0)}
+    return {
+        "tool": "jaxley " + jx.__version__,
+        "batch": num,
+        "output": "trace",
+        "noise": False,
+        "sims_per_s": num / wall,
+        "sims_per_cpu_s": num / (time.process_time() - c0),
+    }
 
 
 def compile_times() -> dict:
     """First-call time in a fresh process (loads the disk cache after the first ever run)."""
     import subprocess
 
-    code = ("import time, torch; t=time.perf_counter();"
-            "from neurodyn.simulators import HodgkinHuxley;"
-            "HodgkinHuxley(dt=0.025).simulate(torch.rand(2, 8) * 0.1 + 1, seed=0);"
-            "print(time.perf_counter()-t)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, timeout=900)
+    code = (
+        "import time, torch; t=time.perf_counter();"
+        "from neurodyn.simulators import HodgkinHuxley;"
+        "HodgkinHuxley(dt=0.025).simulate(torch.rand(2, 8) * 0.1 + 1, seed=0);"
+        "print(time.perf_counter()-t)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=900
+    )
     return {"fresh_process_first_call_s": float(out.stdout.strip().splitlines()[-1])}
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     sizes = (10**3,) if quick else (10**4, 10**5)
-    res: dict = {"machine": os.environ.get("NEURODYN_MACHINE", "2-core CPU (shared, noisy)"),
-                 "dt_ms": DT, "t_max_ms": T_MAX, "dtype": "float32",
-                 "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1))}
+    res: dict = {
+        "machine": os.environ.get("NEURODYN_MACHINE", "2-core CPU (shared, noisy)"),
+        "dt_ms": DT,
+        "t_max_ms": T_MAX,
+        "dtype": "float32",
+        "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
+    }
     res["compile"] = compile_times()
     print("first call in a fresh process:", res["compile"], flush=True)
     rows = []
@@ -121,18 +141,25 @@ def main() -> None:
             for noise in (True, False):
                 rows.append(bench_neurodyn(num, output, noise))
                 r = rows[-1]
-                print(f"{r['tool']:16s} {num:>7d} {output:9s} noise={noise!s:5s} "
-                      f"{r['sims_per_s']:9.0f} sims/s", flush=True)
+                print(
+                    f"{r['tool']:16s} {num:>7d} {output:9s} noise={noise!s:5s} "
+                    f"{r['sims_per_s']:9.0f} sims/s",
+                    flush=True,
+                )
     if jx_row:
         for r in rows[1:]:
             r["ratio_vs_jaxley"] = r["sims_per_s"] / jx_row["sims_per_s"]
     res["rows"] = rows
-    print(f"\n{'tool':16s} {'batch':>7s} {'output':9s} {'noise':5s} {'sims/s':>9s} "
-          f"{'/cpu-s':>8s} {'x jaxley':>8s}")
+    print(
+        f"\n{'tool':16s} {'batch':>7s} {'output':9s} {'noise':5s} {'sims/s':>9s} "
+        f"{'/cpu-s':>8s} {'x jaxley':>8s}"
+    )
     for r in rows:
-        print(f"{r['tool']:16s} {r['batch']:>7d} {r['output']:9s} {r['noise']!s:5s} "
-              f"{r['sims_per_s']:9.0f} {r['sims_per_cpu_s']:8.0f} "
-              f"{r.get('ratio_vs_jaxley', float('nan')):8.2f}")
+        print(
+            f"{r['tool']:16s} {r['batch']:>7d} {r['output']:9s} {r['noise']!s:5s} "
+            f"{r['sims_per_s']:9.0f} {r['sims_per_cpu_s']:8.0f} "
+            f"{r.get('ratio_vs_jaxley', float('nan')):8.2f}"
+        )
     pyl = ROOT / "benchmarks" / "simulators_pyloric.py"
     if pyl.is_file():
         spec = importlib.util.spec_from_file_location("simulators_pyloric", pyl)

@@ -15,8 +15,7 @@ def test_hh_demo_writes_report_and_prints_x_o(tmp_path, capsys):
     path = run_demo("hh", out=out, device="cpu", quick=True)
     assert path == out / "report.html" and path.is_file()
     assert (out / "hh_traces.png").stat().st_size > 1000
-    assert sorted(p.name for p in out.iterdir()) == ["hh_traces.png", "report.html",
-                                                     "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["hh_traces.png", "report.html", "report.json"]
     x_o = json.loads((out / "report.json").read_text())["x_o"]
     np.testing.assert_allclose(x_o, ELIFE_XO, rtol=1e-3)
     printed = capsys.readouterr().out

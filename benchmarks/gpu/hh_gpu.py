@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,22 +69,31 @@ def instruction_floor(sims_per_s: float) -> dict:
     asm = hh_cuda_kernel.inspect_asm()
     ptx = next(v for k, v in asm.items() if "float32" in str(k))
     body = [ln.strip() for ln in ptx.splitlines()]
-    instr = [ln for ln in body if ln and not ln.startswith((".", "//", "{", "}", "$", "@"))
-             and not ln.endswith(":")]
+    instr = [
+        ln
+        for ln in body
+        if ln and not ln.startswith((".", "//", "{", "}", "$", "@")) and not ln.endswith(":")
+    ]
     dev = cuda.get_current_device()
     sms = dev.MULTIPROCESSOR_COUNT
     clock_hz = dev.CLOCK_RATE * 1e3
     issue = sms * 4 * 32 * clock_hz  # thread-instructions per second (4 schedulers per SM)
-    n_steps = int(round(T_MAX / DT))
+    n_steps = round(T_MAX / DT)
     # upper bound per step: every instruction of the kernel (set-up, both noise branches,
     # feature windows, finalisation) counted as if executed at every step
     per_step = len(instr)
     floor = issue / (per_step * n_steps)
-    return {"ptx_instructions_static": len(instr), "sms": sms, "clock_ghz": clock_hz / 1e9,
-            "thread_instr_per_s": issue, "floor_sims_per_s_if_all_static_per_step": floor,
-            "fraction_of_floor": sims_per_s / floor,
-            "ex2": sum("ex2" in ln for ln in instr), "div": sum(ln.startswith("div") for ln in instr),
-            "f64": sum(bool(re.search(r"\.f64\b", ln)) for ln in instr)}
+    return {
+        "ptx_instructions_static": len(instr),
+        "sms": sms,
+        "clock_ghz": clock_hz / 1e9,
+        "thread_instr_per_s": issue,
+        "floor_sims_per_s_if_all_static_per_step": floor,
+        "fraction_of_floor": sims_per_s / floor,
+        "ex2": sum("ex2" in ln for ln in instr),
+        "div": sum(ln.startswith("div") for ln in instr),
+        "f64": sum(bool(re.search(r"\.f64\b", ln)) for ln in instr),
+    }
 
 
 def main() -> None:
@@ -94,26 +102,28 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--first-call":
         print(json.dumps({d: first_call_seconds(d) for d in ("float32", "float64")}))
         return
-    res["first_process_first_call_s"] = {d: first_call_seconds(d)
-                                         for d in ("float32", "float64")}
+    res["first_process_first_call_s"] = {d: first_call_seconds(d) for d in ("float32", "float64")}
     print("compile (first process):", res["first_process_first_call_s"], flush=True)
     rows = []
-    for dtype, num, output in [(torch.float32, 10**4, "features"),
-                               (torch.float32, 10**5, "features"),
-                               (torch.float32, 10**6, "features"),
-                               (torch.float64, 10**6, "features"),
-                               (torch.float32, 10**4, "trace"),
-                               (torch.float32, 10**5, "trace")]:
+    for dtype, num, output in [
+        (torch.float32, 10**4, "features"),
+        (torch.float32, 10**5, "features"),
+        (torch.float32, 10**6, "features"),
+        (torch.float64, 10**6, "features"),
+        (torch.float32, 10**4, "trace"),
+        (torch.float32, 10**5, "trace"),
+    ]:
         sps = throughput(dtype, num, output)
         rows.append({"dtype": str(dtype), "batch": num, "output": output, "sims_per_s": sps})
-        print(f"{str(dtype):15s} {num:>8d} {output:9s} {sps:12.4g} sims/s", flush=True)
+        print(f"{dtype!s:15s} {num:>8d} {output:9s} {sps:12.4g} sims/s", flush=True)
     res["throughput"] = rows
     f32 = next(r["sims_per_s"] for r in rows if r["batch"] == 10**6 and "32" in r["dtype"])
     res["floor"] = instruction_floor(f32)
     print("floor:", json.dumps(res["floor"]), flush=True)
     _save(res)
-    out = subprocess.run([sys.executable, __file__, "--first-call"], capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, __file__, "--first-call"], capture_output=True, text=True, timeout=300
+    )
     res["second_process_first_call_s"] = json.loads(out.stdout.strip().splitlines()[-1])
     print("second process:", res["second_process_first_call_s"], flush=True)
     _save(res)
@@ -125,10 +135,12 @@ def main() -> None:
         th = _theta(hh_c, 2048, dtype)
         a = HodgkinHuxley(**kw, device="cuda").simulate(th, seed=3).cpu().double()
         b = hh_c.simulate(th, seed=3).double()
-        same = (a[:, 0] == b[:, 0])
+        same = a[:, 0] == b[:, 0]
         rel = ((a - b).abs() / (b.abs() + 1e-6))[same].nan_to_num(0).amax(dim=0)
-        agree[str(dtype)] = {"spike_count_equal_fraction": float(same.float().mean()),
-                             "max_rel_diff_other_features": rel[1:].tolist()}
+        agree[str(dtype)] = {
+            "spike_count_equal_fraction": float(same.float().mean()),
+            "max_rel_diff_other_features": rel[1:].tolist(),
+        }
     res["cpu_vs_cuda"] = agree
     print("cpu vs cuda:", json.dumps(agree), flush=True)
     _save(res)

@@ -34,11 +34,29 @@ __all__ = [
     "hh_summary",
 ]
 
-HH_FEATURE_NAMES = ("n_spikes", "rest_mean", "rest_std", "stim_mean", "stim_var",
-                    "stim_skew", "stim_kurt")
+HH_FEATURE_NAMES = (
+    "n_spikes",
+    "rest_mean",
+    "rest_std",
+    "stim_mean",
+    "stim_var",
+    "stim_skew",
+    "stim_kurt",
+)
 HH_EXTENDED_FEATURE_NAMES = (
-    "n_spikes", "acf_1ms", "acf_2ms", "acf_3ms", "acf_4ms", "acf_5ms", "rest_mean",
-    "rest_std", "stim_mean", "stim_var", "stim_skew", "stim_kurt", "stim_moment5",
+    "n_spikes",
+    "acf_1ms",
+    "acf_2ms",
+    "acf_3ms",
+    "acf_4ms",
+    "acf_5ms",
+    "rest_mean",
+    "rest_std",
+    "stim_mean",
+    "stim_var",
+    "stim_skew",
+    "stim_kurt",
+    "stim_moment5",
 )
 HH_FEATURE_SETS = ("elife1", "elife4", "elife7", "extended13")
 
@@ -83,21 +101,31 @@ def hh_summary(v, *, dt: float, t_on: float, t_off: float, feature_set: str = "e
         fail("t_off", f"t_off > t_on = {t_on}", t_off)
     t = np.arange(arr.shape[1], dtype=np.float64) * dt
     rest = arr[:, t < t_on]
-    rest_sd = arr[:, int(0.9 * t_on / dt): int(t_on / dt)]
+    rest_sd = arr[:, int(0.9 * t_on / dt) : int(t_on / dt)]
     stim = arr[:, (t > t_on) & (t < t_off)]
     if rest.shape[1] == 0 or stim.shape[1] == 0:
-        fail("t_on", "windows with samples before t_on and between t_on and t_off",
-             f"t_on={t_on}, t_off={t_off} for {arr.shape[1]} samples of {dt} ms")
-    n_spikes = np.array([ts.size for ts in spike_times(arr, dt=dt, t_on=t_on, t_off=t_off)],
-                        dtype=np.float64)
+        fail(
+            "t_on",
+            "windows with samples before t_on and between t_on and t_off",
+            f"t_on={t_on}, t_off={t_off} for {arr.shape[1]} samples of {dt} ms",
+        )
+    n_spikes = np.array(
+        [ts.size for ts in spike_times(arr, dt=dt, t_on=t_on, t_off=t_off)], dtype=np.float64
+    )
     with np.errstate(all="ignore"):
         std = np.std(stim, axis=1)
         moments = stats.moment(stim, [2, 3, 4, 5], axis=1)  # (4, num), biased
         cols = [n_spikes]
         if feature_set == "extended13":
             cols += list(_autocorrelations(stim, dt, 5))
-        cols += [rest.mean(axis=1), np.std(rest_sd, axis=1), stim.mean(axis=1), moments[0],
-                 moments[1] / std**3, moments[2] / std**4]
+        cols += [
+            rest.mean(axis=1),
+            np.std(rest_sd, axis=1),
+            stim.mean(axis=1),
+            moments[0],
+            moments[1] / std**3,
+            moments[2] / std**4,
+        ]
         if feature_set == "extended13":
             cols.append(moments[3] / std**5)
         out = np.stack(cols, axis=1)

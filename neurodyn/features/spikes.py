@@ -46,8 +46,9 @@ def spike_indices(v, threshold: float = -10.0) -> list[np.ndarray]:
     return [np.flatnonzero(row) for row in dec]
 
 
-def spike_times(v, *, dt: float, t_on: float, t_off: float, threshold: float = -10.0,
-                dedup_ms: float = 0.5) -> list[np.ndarray]:
+def spike_times(
+    v, *, dt: float, t_on: float, t_off: float, threshold: float = -10.0, dedup_ms: float = 0.5
+) -> list[np.ndarray]:
     """Spike times (ms) with ``t_on < t < t_off``, de-duplicated as in the eLife code.
 
     Times are ``index * dt`` (``t = arange(num_steps) * dt``). A spike is dropped when it

@@ -11,8 +11,9 @@ from neurodyn._validation import check_positive, fail
 __all__ = ["plot_traces"]
 
 
-def plot_traces(v, *, dt: float, current=None, labels: Sequence[str] | None = None,
-                title: str = "", ax=None):
+def plot_traces(
+    v, *, dt: float, current=None, labels: Sequence[str] | None = None, title: str = "", ax=None
+):
     """Plot voltage traces (and optionally the injected current below them).
 
     Args:
@@ -44,8 +45,9 @@ def plot_traces(v, *, dt: float, current=None, labels: Sequence[str] | None = No
     t = np.arange(arr.shape[1]) * dt
     if ax is None:
         if current is not None:
-            fig, (ax, ax_i) = plt.subplots(2, 1, figsize=(7, 4), sharex=True,
-                                           gridspec_kw={"height_ratios": [4, 1]})
+            fig, (ax, ax_i) = plt.subplots(
+                2, 1, figsize=(7, 4), sharex=True, gridspec_kw={"height_ratios": [4, 1]}
+            )
             ax_i.plot(t, np.asarray(current, dtype=float), color="k", lw=0.8)
             ax_i.set_ylabel("I (µA/cm²)")
             ax_i.set_xlabel("time (ms)")

@@ -25,7 +25,7 @@ ELIFE_SOMA_AREA_CM2 = math.pi * (70.0e-4) ** 2
 
 def num_steps_for(t_max: float, dt: float) -> int:
     """Number of samples of ``t = 0, dt, ..., t_max``: ``round(t_max / dt) + 1``."""
-    return int(round(t_max / dt)) + 1
+    return round(t_max / dt) + 1
 
 
 def current_density(current_nA, soma_area_cm2: float = ELIFE_SOMA_AREA_CM2) -> np.ndarray:

@@ -14,7 +14,7 @@ def test_elife_reference_features(load_npz, key):
     ref = load_npz("hh_reference_outputs.npz")
     x = hh_summary(ref[f"V_{key}"], dt=0.01, t_on=10.0, t_off=110.0)
     np.testing.assert_allclose(x[0], ref[f"stats_{key}"], rtol=1e-12, atol=1e-12)
-    assert tuple(ref["stat_names"])[0] == "n_spikes" and len(HH_FEATURE_NAMES) == 7
+    assert next(iter(ref["stat_names"])) == "n_spikes" and len(HH_FEATURE_NAMES) == 7
 
 
 def test_allen_recordings_with_junction_correction(load_npz):
@@ -22,10 +22,17 @@ def test_allen_recordings_with_junction_correction(load_npz):
     rows = []
     for i, (cid, sw) in enumerate(zip(data["cell_id"], data["sweep"], strict=True)):
         v = data[f"V_mV_{cid}_{sw}"].astype(np.float64) - 14.0
-        rows.append(hh_summary(v, dt=float(data["dt_ms"][i]), t_on=float(data["t_on_ms"][i]),
-                               t_off=float(data["t_off_ms"][i]))[0])
-    np.testing.assert_allclose(np.array(rows), data["stats7_with_junction_minus14mV"],
-                               rtol=1e-12, atol=1e-12)
+        rows.append(
+            hh_summary(
+                v,
+                dt=float(data["dt_ms"][i]),
+                t_on=float(data["t_on_ms"][i]),
+                t_off=float(data["t_off_ms"][i]),
+            )[0]
+        )
+    np.testing.assert_allclose(
+        np.array(rows), data["stats7_with_junction_minus14mV"], rtol=1e-12, atol=1e-12
+    )
     assert [r[0] for r in rows] == [12, 25, 20, 11, 12, 18, 13, 25, 22, 22]
 
 
@@ -34,10 +41,10 @@ def test_analytic_features_of_a_known_trace():
     t = np.arange(1201) * dt
     v = np.where(t < t_on, -70.0, -60.0)
     for k, tk in enumerate(np.arange(20.0, 100.0, 10.0)):  # 8 spikes, one 0.3 ms doublet
-        i = int(round(tk / dt))
-        v[i:i + 3] = [0.0, 20.0, -20.0]
+        i = round(tk / dt)
+        v[i : i + 3] = [0.0, 20.0, -20.0]
         if k == 3:
-            v[i + 3:i + 6] = [10.0, 15.0, -30.0]
+            v[i + 3 : i + 6] = [10.0, 15.0, -30.0]
     x = hh_summary(v, dt=dt, t_on=t_on, t_off=t_off)[0]
     assert x[0] == 8  # the doublet's second peak is within 0.5 ms: dropped
     assert x[1] == pytest.approx(-70.0) and x[2] == pytest.approx(0.0)
@@ -65,13 +72,16 @@ def test_feature_sets_tensors_and_nan_rows():
     np.testing.assert_array_equal(xt.numpy(), x7)
 
 
-@pytest.mark.parametrize(("kw", "msg"), [
-    (dict(feature_set="elife3"), "feature_set: expected one of"),
-    (dict(dt=0.0), "dt: expected a finite number > 0"),
-    (dict(t_on=50.0, t_off=20.0), "t_off: expected t_off > t_on"),
-    (dict(t_on=500.0, t_off=900.0), "t_on: expected windows with samples"),
-    (dict(v=np.zeros((2, 2, 10))), "v: expected a 1-D trace"),
-])
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        (dict(feature_set="elife3"), "feature_set: expected one of"),
+        (dict(dt=0.0), "dt: expected a finite number > 0"),
+        (dict(t_on=50.0, t_off=20.0), "t_off: expected t_off > t_on"),
+        (dict(t_on=500.0, t_off=900.0), "t_on: expected windows with samples"),
+        (dict(v=np.zeros((2, 2, 10))), "v: expected a 1-D trace"),
+    ],
+)
 def test_hh_summary_errors(kw, msg):
     args = dict(v=np.zeros(1201), dt=0.1, t_on=10.0, t_off=110.0) | kw
     v = args.pop("v")

@@ -20,7 +20,7 @@ def test_window_and_deduplication():
     dt = 0.1
     v = np.full(300, -70.0)
     for i in (20, 24, 31, 100, 250):  # 2.4 ms is within 0.5 ms of 2.0 ms
-        v[i:i + 2] = [0.0, 10.0]
+        v[i : i + 2] = [0.0, 10.0]
     ts = spike_times(v, dt=dt, t_on=1.0, t_off=20.0)[0]
     np.testing.assert_allclose(ts, [2.0, 3.1, 10.0])  # 25.0 ms is outside the window
     assert spike_times(v[None].repeat(2, 0), dt=dt, t_on=0.0, t_off=30.0)[1].size == 4

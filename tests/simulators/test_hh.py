@@ -66,10 +66,20 @@ def _rhs(t, y, g_na, g_k, g_l, g_m, tau_max, vt, e_l, t_on, amp):
     b_n = 0.5 * np.exp(-(v - vt - 10) / 40)
     p_inf = 1 / (1 + np.exp(-(v + 35) / 10))
     tau_p = tau_max / (3.3 * np.exp((v + 35) / 20) + np.exp(-(v + 35) / 20))
-    dv = (g_na * m**3 * h * (53 - v) + g_k * n**4 * (-107 - v) + g_l * (e_l - v)
-          + g_m * p * (-107 - v) + i_ext)
-    return [dv, a_m * (1 - m) - b_m * m, a_h * (1 - h) - b_h * h, a_n * (1 - n) - b_n * n,
-            (p_inf - p) / tau_p]
+    dv = (
+        g_na * m**3 * h * (53 - v)
+        + g_k * n**4 * (-107 - v)
+        + g_l * (e_l - v)
+        + g_m * p * (-107 - v)
+        + i_ext
+    )
+    return [
+        dv,
+        a_m * (1 - m) - b_m * m,
+        a_h * (1 - h) - b_h * h,
+        a_n * (1 - n) - b_n * n,
+        (p_inf - p) / tau_p,
+    ]
 
 
 def test_converges_to_tight_tolerance_ode_solution():
@@ -86,19 +96,39 @@ def test_converges_to_tight_tolerance_ode_solution():
         return a / (a + b)
 
     w = v0 - vt
-    y0 = [v0,
-          inf(0.32 * (-(w - 13)) / np.expm1(-0.25 * (w - 13)),
-              0.28 * (w - 40) / np.expm1(0.2 * (w - 40))),
-          inf(0.128 * np.exp(-(w - 17) / 18), 4 / (1 + np.exp(-(w - 40) / 5))),
-          inf(0.032 * (-(w - 15)) / np.expm1(-0.2 * (w - 15)), 0.5 * np.exp(-(w - 10) / 40)),
-          1 / (1 + np.exp(-(v0 + 35) / 10))]
+    y0 = [
+        v0,
+        inf(
+            0.32 * (-(w - 13)) / np.expm1(-0.25 * (w - 13)),
+            0.28 * (w - 40) / np.expm1(0.2 * (w - 40)),
+        ),
+        inf(0.128 * np.exp(-(w - 17) / 18), 4 / (1 + np.exp(-(w - 40) / 5))),
+        inf(0.032 * (-(w - 15)) / np.expm1(-0.2 * (w - 15)), 0.5 * np.exp(-(w - 10) / 40)),
+        1 / (1 + np.exp(-(v0 + 35) / 10)),
+    ]
     t_eval = np.arange(0.0, t_max + 1e-9, 0.05)
     args = (g_na, g_k, g_l, g_m, tau_max, vt, el, t_on, amp)
     sol = np.empty_like(t_eval)
-    pre = solve_ivp(_rhs, (0, t_on), y0, method="Radau", rtol=1e-10, atol=1e-12, args=args,
-                    t_eval=t_eval[t_eval <= t_on])
-    post = solve_ivp(_rhs, (t_on, t_max), pre.y[:, -1], method="Radau", rtol=1e-10,
-                     atol=1e-12, args=args, t_eval=t_eval[t_eval >= t_on])
+    pre = solve_ivp(
+        _rhs,
+        (0, t_on),
+        y0,
+        method="Radau",
+        rtol=1e-10,
+        atol=1e-12,
+        args=args,
+        t_eval=t_eval[t_eval <= t_on],
+    )
+    post = solve_ivp(
+        _rhs,
+        (t_on, t_max),
+        pre.y[:, -1],
+        method="Radau",
+        rtol=1e-10,
+        atol=1e-12,
+        args=args,
+        t_eval=t_eval[t_eval >= t_on],
+    )
     sol[t_eval <= t_on] = pre.y[0]
     sol[t_eval >= t_on] = post.y[0]
     assert (sol > 0).any(), "the reference window must contain a spike"
@@ -108,7 +138,7 @@ def test_converges_to_tight_tolerance_ode_solution():
         theta = TRUE.clone()
         theta[0, 6] = 0.0
         v = hh.simulate(theta, output="trace").numpy()[0]
-        stride = int(round(0.05 / dt))
+        stride = round(0.05 / dt)
         errors.append(np.sqrt(np.mean((v[::stride] - sol) ** 2)))
     assert errors[0] > errors[1] > errors[2]
     assert errors[0] / errors[1] > 1.6 and errors[1] / errors[2] > 1.6
@@ -159,10 +189,12 @@ def test_batch_and_partition_invariance(prior_theta):
     full = hh.simulate(prior_theta, seed=5, output="trace")
     seeds = derive_seeds(5, 70)
     for i in (0, 33, 69):
-        one = hh.simulate(prior_theta[i:i + 1], seed=seeds[i:i + 1], output="trace")
+        one = hh.simulate(prior_theta[i : i + 1], seed=seeds[i : i + 1], output="trace")
         torch.testing.assert_close(one[0], full[i], rtol=0, atol=0)
-    parts = [hh.simulate(prior_theta[a:b], seed=derive_seeds(5, b - a, start=a),
-                         output="trace") for a, b in ((0, 17), (17, 50), (50, 70))]
+    parts = [
+        hh.simulate(prior_theta[a:b], seed=derive_seeds(5, b - a, start=a), output="trace")
+        for a, b in ((0, 17), (17, 50), (50, 70))
+    ]
     torch.testing.assert_close(torch.cat(parts), full, rtol=0, atol=0)
 
 
@@ -177,17 +209,21 @@ def test_seed_determinism(prior_theta):
     assert (d - e).abs().amax(dim=1).min() > 1e-3
     nf = th.clone()
     nf[:, 6] = 0.0  # sigma = 0: the noise-free model, independent of the seed
-    torch.testing.assert_close(hh.simulate(nf, seed=1, output="trace"),
-                               hh.simulate(nf, seed=9, output="trace"), rtol=0, atol=0)
+    torch.testing.assert_close(
+        hh.simulate(nf, seed=1, output="trace"),
+        hh.simulate(nf, seed=9, output="trace"),
+        rtol=0,
+        atol=0,
+    )
 
 
 def test_noise_statistics_match_sigma():
     """With a passive membrane (g_Na = g_K = g_M = 0) the noise-driven V is an OU process:
     its stationary variance is sigma^2 / (2 g_leak C) (sigma in µA/cm² ms^0.5)."""
-    hh = HodgkinHuxley(dt=0.01, t_max=400.0, current=np.zeros(40001), t_on=10.0, t_off=400.0,
-                       dtype=torch.float64)
-    th = torch.tensor([[0.0, 0.0, 0.1, 0.0, 600.0, 60.0, 0.15, 70.0]] * 64,
-                      dtype=torch.float64)
+    hh = HodgkinHuxley(
+        dt=0.01, t_max=400.0, current=np.zeros(40001), t_on=10.0, t_off=400.0, dtype=torch.float64
+    )
+    th = torch.tensor([[0.0, 0.0, 0.1, 0.0, 600.0, 60.0, 0.15, 70.0]] * 64, dtype=torch.float64)
     v = hh.simulate(th, seed=4, output="trace")[:, 10000:]
     var = float(v.var(dim=1).mean())
     expected = 0.15**2 / (2 * 0.1)
@@ -208,23 +244,26 @@ def test_allen_recording_protocol(load_npz):
     data = load_npz("elife2020_allen_cells_10sweeps.npz")
     cid, sw = int(data["cell_id"][0]), int(data["sweep"][0])
     v_rec = data[f"V_mV_{cid}_{sw}"].astype(np.float64) - 14.0
-    hh = HodgkinHuxley(dt=float(data["dt_ms"][0]), t_max=None,
-                       current=data[f"I_uA_{cid}_{sw}"].astype(np.float64) * 1e3,
-                       soma_area_cm2=float(data["A_soma_cm2"][0]),
-                       t_on=float(data["t_on_ms"][0]), t_off=float(data["t_off_ms"][0]),
-                       v0=float(v_rec[0]))
+    hh = HodgkinHuxley(
+        dt=float(data["dt_ms"][0]),
+        t_max=None,
+        current=data[f"I_uA_{cid}_{sw}"].astype(np.float64) * 1e3,
+        soma_area_cm2=float(data["A_soma_cm2"][0]),
+        t_on=float(data["t_on_ms"][0]),
+        t_off=float(data["t_off_ms"][0]),
+        v0=float(v_rec[0]),
+    )
     assert hh.num_steps == v_rec.size == 72500
     x = hh.simulate(TRUE.float().repeat(2, 1), seed=0)
     assert x.shape == (2, 7) and torch.isfinite(x).all() and (x[:, 3] > x[:, 1] + 5).all()
-    np.testing.assert_allclose(hh.current.max(),
-                               data[f"I_uA_{cid}_{sw}"].max() / data["A_soma_cm2"][0],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        hh.current.max(), data[f"I_uA_{cid}_{sw}"].max() / data["A_soma_cm2"][0], rtol=1e-6
+    )
 
 
 def test_protocol_attributes_and_config():
     hh = HodgkinHuxley()
-    assert hh.param_names == ("g_Na", "g_K", "g_leak", "g_M", "tau_max", "-V_T", "sigma",
-                              "-E_leak")
+    assert hh.param_names == ("g_Na", "g_K", "g_leak", "g_M", "tau_max", "-V_T", "sigma", "-E_leak")
     assert hh.prior.param_names == hh.param_names and hh.prior.units[4] == "ms"
     assert hh.num_params == 8 and hh.num_features == 7 and hh.num_steps == 12001
     np.testing.assert_allclose(hh.prior.low.numpy(), [0.5, 1e-4, 1e-4, 1e-4, 50, 40, 1e-4, 35])
@@ -253,8 +292,13 @@ def test_cuda_kernel_under_numba_simulator():
     """The CUDA kernel (same scalar model code) run by numba's CUDA simulator equals the CPU
     kernel; a subprocess so that NUMBA_ENABLE_CUDASIM takes effect."""
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", OMP_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, "-c", _CUDASIM_SCRIPT], env=env, capture_output=True,
-                         text=True, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-c", _CUDASIM_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "CUDASIM-OK" in res.stdout, res.stderr[-3000:]
 
 
@@ -278,10 +322,18 @@ _BAD = [
     (dict(), "theta", torch.zeros(3, 7), "theta: expected shape (num, 8)"),
     (dict(), "theta", torch.zeros(8), "theta: expected a 2-D array"),
     (dict(), "theta", torch.full((2, 8), float("nan")), "theta: expected finite values"),
-    (dict(), "theta", torch.tensor([[50, -5, 0.1, 0.07, 600, 60, 0.1, 70.0]]),
-     "theta: expected conductances >= 0, tau_max > 0 and sigma >= 0"),
-    (dict(), "theta", torch.tensor([[50, 5, 0.1, 0.07, 600, 60, -0.1, 70.0]]),
-     "theta: expected conductances >= 0"),
+    (
+        dict(),
+        "theta",
+        torch.tensor([[50, -5, 0.1, 0.07, 600, 60, 0.1, 70.0]]),
+        "theta: expected conductances >= 0, tau_max > 0 and sigma >= 0",
+    ),
+    (
+        dict(),
+        "theta",
+        torch.tensor([[50, 5, 0.1, 0.07, 600, 60, -0.1, 70.0]]),
+        "theta: expected conductances >= 0",
+    ),
     (dict(), "output", "voltage", "output: expected one of 'features', 'trace'"),
     (dict(), "noise", torch.zeros(1, 10), "noise: expected shape (1, 12000)"),
     (dict(), "seed", np.array([1, 2]), "seed: expected None, an int or an integer array"),
