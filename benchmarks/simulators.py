@@ -5,7 +5,8 @@ sigma from the prior, i.e. noisy simulations) and the noise-free variant; batch 
 online features and full traces (traces of 1e5 in chunks of 1e4). jaxley (optional extra;
 ``pip install jaxley``) runs the same Pospischil channels with jit+vmap and no noise. Prints a
 table and writes ``benchmarks/results/simulators.json``. A pyloric section is added when
-``benchmarks/simulators_pyloric.py`` exists (its ``run() -> dict``).
+``benchmarks/simulators_pyloric.py`` exists (its ``run()`` or ``run_pyloric_cpu()``,
+returning a dict).
 
 Usage: ``python benchmarks/simulators.py [--quick]``
 """
@@ -165,7 +166,10 @@ def main() -> None:
         spec = importlib.util.spec_from_file_location("simulators_pyloric", pyl)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        res["pyloric"] = mod.run()
+        fn = getattr(mod, "run", None) or getattr(mod, "run_pyloric_cpu", None)
+        if fn is not None:
+            res["pyloric"] = fn()
+            print("pyloric:", res["pyloric"])
     out = ROOT / "benchmarks" / "results" / "simulators.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
