@@ -39,6 +39,8 @@ class PipelineConfig:
         num_conditions: conditioning samples for the conditional correlations.
         cc_resolution: grid cells per axis of the conditional densities.
         path_iterations: BFGS iterations per stage of the high-probability path.
+        hidden_features: width of the flow's conditioners.
+        num_transforms: spline transforms of the flow.
         seed: seed of every random step.
     """
 
@@ -52,6 +54,8 @@ class PipelineConfig:
     num_conditions: int = 20
     cc_resolution: int = 30
     path_iterations: int = 40
+    hidden_features: int = 50
+    num_transforms: int = 3
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -63,16 +67,18 @@ class PipelineConfig:
     def quick(cls) -> PipelineConfig:
         """Tiny budgets for smoke tests (seconds)."""
         return cls(
-            num_simulations=600,
-            max_epochs=3,
-            num_posterior_samples=200,
-            num_ppc=20,
-            num_sbc=20,
-            sbc_samples=30,
-            num_sensitivity=40,
-            num_conditions=2,
-            cc_resolution=8,
-            path_iterations=3,
+            num_simulations=300,
+            max_epochs=2,
+            num_posterior_samples=100,
+            num_ppc=10,
+            num_sbc=10,
+            sbc_samples=20,
+            num_sensitivity=10,
+            num_conditions=1,
+            cc_resolution=5,
+            path_iterations=1,
+            hidden_features=16,
+            num_transforms=1,
         )
 
 
@@ -186,8 +192,8 @@ def run_hh_pipeline(
         prior,
         NPEConfig(
             estimator="nsf",
-            hidden_features=50,
-            num_transforms=3,
+            hidden_features=cfg.hidden_features,
+            num_transforms=cfg.num_transforms,
             batch_size=256,
             max_epochs=cfg.max_epochs,
             seed=cfg.seed,
