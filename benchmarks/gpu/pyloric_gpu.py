@@ -88,6 +88,24 @@ def throughput(res: dict, sizes: list[int], budget_s: float) -> None:
                 f"{key:8s} batch {num:>7d}: {dt:7.2f} s, {num / dt:10.0f} sims/s "
                 f"(11 s simulated each; features on device; valid {valid:.3f})"
             )
+    # components at the largest batch (float32): model only, + noise, + features
+    from neurodyn.simulators._kernels.rng import derive_seeds
+
+    num = sizes[-1] if len(sizes) < 3 else sizes[1]
+    theta = prior.sample((num,)).cuda()
+    for noise, feats in ((False, False), (True, False), (False, True)):
+        net = PyloricNetwork(device="cuda", noise=noise)
+        params = net._params(theta.double())
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        net._run_cuda(params, derive_seeds(2, num), None, False, want_features=feats)
+        torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        res[f"sims_per_s_float32_{num}_noise{int(noise)}_features{int(feats)}"] = num / dt
+        print(
+            f"float32  batch {num:>7d}: noise={noise!s:5s} features={feats!s:5s}: "
+            f"{num / dt:10.0f} sims/s"
+        )
     cap = burst_capacity(10000.0, 50.0)
     per_sim = 3 * cap * 2 * 8 + 28 * 8 + 31 * 8 + 3 * 8 + 8 + 31 * 4
     res["global_bytes_per_sim"] = per_sim
@@ -101,7 +119,7 @@ def throughput(res: dict, sizes: list[int], budget_s: float) -> None:
 def floor(res: dict) -> None:
     props = torch.cuda.get_device_properties(0)
     sms = props.multi_processor_count
-    clock_ghz = 1.98 if "H100" in props.name else 1.98
+    clock_ghz = 1.98  # max SM clock of H100 SXM and H200
     # special-function unit ops per step: 3 neurons x (31 exp + 1 log + ~25 divisions) + 7
     # synapses x (1 exp + 2 divisions); fastmath exp/div/log = 1 MUFU op each
     mufu_per_step = 3 * (31 + 1 + 25) + 7 * 3

@@ -59,7 +59,7 @@ def feature_columns(
 
     Example:
         >>> idx, names = feature_columns("pnas")
-        >>> names[9], len(names)
+        >>> names[10], len(names)
         ('start_to_start_LP_PY', 18)
     """
     check_choice("order", order, ("elife", "pnas"))

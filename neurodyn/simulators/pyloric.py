@@ -85,7 +85,7 @@ class PyloricNetwork:
         noise_std: noise standard deviation (µA); 0.001 = 1 nA as in the reference.
 
     Example:
-        >>> net = PyloricNetwork(t_max=1500.0, t_burn_in=500.0, noise=False)
+        >>> net = PyloricNetwork(t_max=1500.0, t_burn_in=500.0, dtype=torch.float64)
         >>> theta = net.prior.sample((2,))
         >>> net.simulate(theta, seed=0).shape
         torch.Size([2, 18])
@@ -228,7 +228,7 @@ class PyloricNetwork:
         kin = kinetic_constants(self.dt, self.temperature)
         return min_dur, cap, sig, kin
 
-    def _run_cpu(self, params, seeds, nz, want_trace):
+    def _run_cpu(self, params, seeds, nz, want_trace, want_features=None):
         from neurodyn.simulators._kernels.pyloric_cpu import cpu_kernel
 
         ft = np.float32 if self.dtype == torch.float32 else np.float64
@@ -254,14 +254,14 @@ class PyloricNetwork:
             cap,
             self.energy,
             want_trace,
-            not want_trace,
+            (not want_trace) if want_features is None else want_features,
             trace,
             feats,
             energy,
         )
         return torch.from_numpy(feats), torch.from_numpy(energy), torch.from_numpy(trace)
 
-    def _run_cuda(self, params, seeds, nz, want_trace):
+    def _run_cuda(self, params, seeds, nz, want_trace, want_features=None):
         from neurodyn.simulators._kernels.pyloric_cuda import cuda_kernel
 
         cuda = numba_cuda()
@@ -305,7 +305,7 @@ class PyloricNetwork:
             min_dur,
             self.energy,
             want_trace,
-            not want_trace,
+            (not want_trace) if want_features is None else want_features,
             arr(trace),
             arr(bs),
             arr(be),

@@ -186,7 +186,7 @@ def test_config_and_protocol_attributes():
     net = PyloricNetwork(order="pnas", extras=True)
     assert net.num_params == 31 and len(net.param_names) == 31
     assert net.num_features == 26 == len(net.feature_names)
-    assert net.feature_names[9] == "start_to_start_LP_PY"
+    assert net.feature_names[10] == "start_to_start_LP_PY"
     cfg = net.config()
     assert cfg["order"] == "pnas" and cfg["dtype"] == "float32"
     assert net.simulate(torch.zeros(0, 31)).shape == (0, 26)

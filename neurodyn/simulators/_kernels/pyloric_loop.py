@@ -161,6 +161,7 @@ def run_one(
     )
     pw = pa + pb
     fsig = ft(sig)
+    spare = ft(0.0)
     e0 = 0.0
     e1 = 0.0
     e2 = 0.0
@@ -181,7 +182,10 @@ def run_one(
             n2 = ft(noise[i, 2])
         elif sig > 0.0:
             z0, z1 = normal_pair(seed, np.uint64(i), np.uint64(0), fsig)
-            z2, _z3 = normal_pair(seed, np.uint64(i), np.uint64(1), fsig)
+            if i & 1:  # one pair of stream 1 serves the PY noise of steps i and i + 1
+                z2, spare = normal_pair(seed, np.uint64(i >> 1), np.uint64(1), fsig)
+            else:
+                z2 = spare
             n0 = fsig * z0
             n1 = fsig * z1
             n2 = fsig * z2
