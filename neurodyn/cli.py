@@ -102,6 +102,10 @@ def fit(
     epochs: int = typer.Option(50, help="Maximum epochs."),
     bin_size: float | None = typer.Option(None, help="Bin width (s) for spike-time files."),
     behaviour: bool = typer.Option(True, help="Use the file's behaviour channels."),
+    series: str = typer.Option("auto", help="NWB activity: 'auto', 'units' or a series name."),
+    behaviour_series: list[str] | None = typer.Option(
+        None, help="NWB behaviour series name(s), or 'auto' for the behavior module."
+    ),
     device: str = typer.Option("auto", help="'auto', 'cpu' or 'cuda'."),
 ) -> None:
     """Fit SynapsNet to a recording; write model, connectivity, plots and a summary to OUT
@@ -116,11 +120,14 @@ def fit(
         cfg = config_from_toml(config)
     else:
         if loss == "auto":
-            kind = load_recording(recording, bin_size_s=bin_size).kind
+            kind = load_recording(recording, bin_size_s=bin_size, activity=series).kind
             loss = "poisson" if kind == "counts" else "mse"
         cfg = SynapsNetConfig(window=window, decoder=decoder, loss=loss, epochs=epochs)
+    nwb_beh = None
+    if behaviour_series:
+        nwb_beh = "auto" if behaviour_series == ["auto"] else list(behaviour_series)
     summary = fit_recording(recording, out, cfg, use_behaviour=behaviour, bin_size_s=bin_size,
-                            device=device)
+                            activity=series, behaviour_series=nwb_beh, device=device)
     typer.echo(json.dumps({k: summary[k] for k in ("test_mse", "test_mean_pearson_r",
                                                     "last_value_test_mean_pearson_r")}))
     typer.echo(f"results: {out}")

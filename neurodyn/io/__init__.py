@@ -24,16 +24,29 @@ __all__ = [
 ]
 
 
-def load_recording(path: str | Path, *, bin_size_s: float | None = None) -> Recording:
-    """Read a ``.npz`` or ``.nwb`` recording with default options.
+def load_recording(
+    path: str | Path,
+    *,
+    bin_size_s: float | None = None,
+    activity: str | list[str] = "auto",
+    behaviour: str | list[str] | None = None,
+) -> Recording:
+    """Read a ``.npz`` or ``.nwb`` recording.
 
-    NWB files use ``read_nwb(path, activity="auto", behaviour=None)`` (behaviour: call
-    :func:`read_nwb` directly); ``bin_size_s`` is needed for spike times.
+    ``activity`` and ``behaviour`` select NWB series (see :func:`read_nwb`); npz files take
+    their behaviour from the file itself, so these must keep their defaults there.
+    ``bin_size_s`` is needed for spike times.
     """
     path = check_file("path", path)
     suffix = path.suffix.lower()
     if suffix == ".npz":
+        if activity != "auto" or behaviour is not None:
+            fail(
+                "activity",
+                "the defaults for an .npz file (series names are for NWB)",
+                (activity, behaviour),
+            )
         return read_npz(path, bin_size_s=bin_size_s)
     if suffix == ".nwb":
-        return read_nwb(path, bin_size_s=bin_size_s)
+        return read_nwb(path, activity=activity, behaviour=behaviour, bin_size_s=bin_size_s)
     fail("path", "a .npz or .nwb file", str(path))

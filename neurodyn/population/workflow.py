@@ -36,6 +36,8 @@ def fit_recording(
     *,
     use_behaviour: bool = True,
     bin_size_s: float | None = None,
+    activity: str | list[str] = "auto",
+    behaviour_series: str | list[str] | None = None,
     device: str = "auto",
     progress: bool | None = None,
 ) -> dict[str, Any]:
@@ -45,6 +47,8 @@ def fit_recording(
     ``(N, N)``, ``neuron_names``), ``connectivity.png``, ``forecast.png`` (test block),
     ``summary.json`` (held-out one-step MSE and mean per-neuron Pearson r of SynapsNet and of
     the last-value forecast, training time) and ``checkpoint.safetensors`` (resumable).
+
+    ``activity`` / ``behaviour_series`` select NWB series (:func:`neurodyn.io.read_nwb`).
 
     Returns:
         The summary dict.
@@ -58,7 +62,7 @@ def fit_recording(
     from neurodyn.plot.population import plot_connectivity, plot_forecast
     from neurodyn.population.training import fit_synapsnet
 
-    rec = load_recording(path, bin_size_s=bin_size_s)
+    rec = load_recording(path, bin_size_s=bin_size_s, activity=activity, behaviour=behaviour_series)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     beh = rec.behaviour if use_behaviour else None

@@ -229,6 +229,8 @@ def test_resample_and_recording_checks(tmp_path):
         back.source,
     ) == (4.0, ("a", "b"), ("run",), 1.5, "dff", "here")
     assert load_recording(tmp_path / "rec.npz").num_neurons == 2
+    with pytest.raises(ValueError, match=r"activity: expected the defaults for an \.npz file"):
+        load_recording(tmp_path / "rec.npz", activity="units")
     np.savez(tmp_path / "bad.npz", foo=np.zeros(3))
     with pytest.raises(ValueError, match="path: expected an npz with 'activity'"):
         read_npz(tmp_path / "bad.npz")

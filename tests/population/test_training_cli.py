@@ -87,3 +87,44 @@ def test_fit_cli_with_toml_config(recording, tmp_path):
     res = CliRunner().invoke(app, ["fit", str(recording), "--config", str(bad)])
     assert res.exit_code != 0
     assert "config: expected a TOML file with a [synapsnet] table" in str(res.exception)
+
+
+def test_fit_cli_on_nwb_series(tmp_path):
+    pynwb = pytest.importorskip("pynwb")
+    from datetime import datetime, timezone
+
+    rng = np.random.default_rng(1)
+    f = pynwb.NWBFile("cli", "id1", datetime(2024, 1, 1, tzinfo=timezone.utc))
+    f.add_acquisition(
+        pynwb.TimeSeries(name="act", data=rng.normal(size=(300, 3)), unit="a.u.", rate=20.0)
+    )
+    f.add_acquisition(
+        pynwb.TimeSeries(name="speed", data=rng.normal(size=600), unit="m/s", rate=40.0)
+    )
+    path = tmp_path / "rec.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(f)
+    out = tmp_path / "nwb_out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "fit",
+            str(path),
+            "-o",
+            str(out),
+            "--series",
+            "act",
+            "--behaviour-series",
+            "speed",
+            "--epochs",
+            "1",
+            "--window",
+            "4",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_neurons"] == 3 and summary["behaviour"] == ["speed"]
+    assert summary["config"]["loss"] == "mse" and summary["rate_hz"] == 20.0
