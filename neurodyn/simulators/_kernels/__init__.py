@@ -41,9 +41,38 @@ How to write a model with this engine (the pattern of ``hh_*``)
 6. Host side: ``resolve_seeds(seed, num)`` for the ``seed`` argument; ``cache=True`` writes the
    compiled code to ``__pycache__`` so a second process does not recompile.
 
+Wide SIMD: LLVM prefers 256-bit vectors on AVX-512 CPUs; for these kernels 512-bit vectors were
+measured 1.5x faster (HH, 2-core Xeon). Importing this package therefore sets
+``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` to the host CPU with ``-prefer-256-bit`` when the CPU
+has AVX-512, numba is not imported yet and neither variable is set; ``NEURODYN_SIMD512=0``
+turns this off. Results are identical (lane arithmetic does not depend on the vector width).
+
 Example (host side of the HH kernel):
     >>> import numpy as np
     >>> from neurodyn.simulators._kernels.rng import derive_seeds
     >>> derive_seeds(7, 2).dtype
     dtype('uint64')
 """
+
+import os as _os
+import sys as _sys
+
+
+def _prefer_512_bit_vectors() -> None:
+    if _os.environ.get("NEURODYN_SIMD512", "1") == "0" or "numba" in _sys.modules:
+        return
+    if "NUMBA_CPU_NAME" in _os.environ or "NUMBA_CPU_FEATURES" in _os.environ:
+        return
+    try:
+        import llvmlite.binding as _llvm
+
+        features = _llvm.get_host_cpu_features().flatten()
+        name = _llvm.get_host_cpu_name()
+    except Exception:  # no usable llvmlite: keep numba's defaults
+        return
+    if "+avx512f" in features.split(","):
+        _os.environ["NUMBA_CPU_NAME"] = name
+        _os.environ["NUMBA_CPU_FEATURES"] = features + ",-prefer-256-bit"
+
+
+_prefer_512_bit_vectors()
