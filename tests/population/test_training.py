@@ -281,3 +281,23 @@ def test_fit_error_table(args, kwargs, exc, match):
     kwargs = {"config": SynapsNetConfig(window=4, epochs=1), "device": "cpu", **kwargs}
     with pytest.raises(exc, match=match):
         fit_synapsnet(*args, **kwargs)
+
+
+def test_dale_fit_keeps_one_sign_per_presynaptic_neuron(network):
+    x, _ = network
+    model = fit_synapsnet(
+        x, config=SynapsNetConfig(**SMALL, epochs=4, sign="dale", a_init="normal"), device="cpu"
+    )
+    a = model.connectivity()
+    off = ~torch.eye(8, dtype=torch.bool)
+    for col in range(8):
+        signs = torch.sign(a[off[:, col], col])
+        assert (signs == signs[0]).all()
+    assert a[6, 1] < 0  # the planted inhibitory edge keeps its sign
+
+
+def test_l1_shrinks_connectivity():
+    x, _ = _network(n=6, t=600, seed=13)
+    weak = fit_synapsnet(x, config=SynapsNetConfig(**SMALL, epochs=3, l1=0.0), device="cpu")
+    strong = fit_synapsnet(x, config=SynapsNetConfig(**SMALL, epochs=3, l1=1.0), device="cpu")
+    assert strong.connectivity().abs().sum() < 0.5 * weak.connectivity().abs().sum()
