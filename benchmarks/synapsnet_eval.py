@@ -169,7 +169,7 @@ def synthetic_part(args: argparse.Namespace) -> dict[str, Any]:
                 f"{len(model.history['val_loss'])} epochs)"
             )
             if k < args.forecast_networks:
-                base = run_forecasters(x, None, FORECASTERS, args, args.window, train, test)
+                base = run_forecasters(x, None, args.forecasters, args, args.window, train, test)
                 est["netformer_attention"] = base["netformer"].pop("_model").connectivity(x[train])
                 row = {"synapsnet": fsyn, **base}
                 fc.setdefault("_per_network", []).append(
@@ -261,7 +261,7 @@ def current_xcorr(model, x: np.ndarray, test: slice, seed: int, session: int = 0
     return out
 
 
-def real_part(args: argparse.Namespace) -> dict[str, Any]:
+def real_part(args: argparse.Namespace, dump: Any = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     m1 = DATA / "m1_reach_stevenson2011_50ms.npz"
     if "m1" in args.datasets and m1.is_file():
@@ -270,6 +270,8 @@ def real_part(args: argparse.Namespace) -> dict[str, Any]:
             b = f["hand_vel"].T.astype(np.float64)
         log(f"M1: activity {x.shape}, behaviour {b.shape}")
         out["m1"] = real_dataset("m1", [x], [b], args, ablate_behaviour=True)
+        if dump is not None:
+            dump(out)
     fish = [DATA / f"zebrafish_tectum_spont_triplett2018_{s}.npz" for s in ("f1", "f3")]
     if "zebrafish" in args.datasets and all(p.is_file() for p in fish):
         xs = []
@@ -315,8 +317,8 @@ def real_dataset(
             row["synapsnet_no_behaviour"] = forecast_scores(
                 ablation.predict(x, session=s).numpy(), x, train, test
             )
-        row.update(run_forecasters(x, b, FORECASTERS, args, args.window, train, test))
-        row["netformer"].pop("_model", None)
+        row.update(run_forecasters(x, b, args.forecasters, args, args.window, train, test))
+        row.get("netformer", {}).pop("_model", None)
         for m, v in row.items():
             per.setdefault(m, []).append(v["r"])
         sessions.append(
@@ -380,6 +382,7 @@ def main() -> None:
         default=1,
         help="networks per generator on which all forecasting baselines run",
     )
+    p.add_argument("--forecasters", nargs="*", default=list(FORECASTERS), choices=FORECASTERS)
     p.add_argument("--generators", nargs="*", default=["rate", "lif", "calcium"])
     p.add_argument("--datasets", nargs="*", default=["m1", "zebrafish"])
     p.add_argument("--num-neurons", type=int, default=100)
@@ -415,7 +418,12 @@ def main() -> None:
         res["synthetic"] = synthetic_part(args)
         dump()
     if args.datasets:
-        res["real"] = real_part(args)
+
+        def dump_real(real: dict[str, Any]) -> None:
+            res["real"] = real
+            dump()
+
+        res["real"] = real_part(args, dump_real)
     res["total_s"] = time.perf_counter() - tic
     dump()
     print_tables(res)
