@@ -325,7 +325,10 @@ def real_dataset(
             {
                 "num_steps": len(x),
                 "num_neurons": x.shape[1],
-                "methods": {m: {k: v for k, v in d.items() if k != "r"} for m, d in row.items()},
+                "methods": {
+                    m: {k: (v.tolist() if k == "r" else v) for k, v in d.items()}
+                    for m, d in row.items()
+                },
                 "input_current_xcorr": current_xcorr(model, x, test, args.seed, s),
             }
         )
