@@ -44,7 +44,7 @@ def _direct_rate(model: str, num: int) -> float:
     numba.set_num_threads(1)
     sim = _simulator(model, "cpu")
     theta = sim.prior.sample((num,))
-    sim.simulate(theta[:64], seed=0)  # compile
+    sim.simulate(theta[:2], seed=0)  # compile
     t0 = time.perf_counter()
     sim.simulate(theta, seed=1)
     rate = num / (time.perf_counter() - t0)
@@ -63,9 +63,9 @@ def _campaign_rate(model: str, num: int, workers: int, chunk: int, tmp: Path) ->
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=":0", silence_logs=30, env=env) as cluster, \
             Client(cluster) as client:
-        # warm-up: compile the kernels in every worker (one small chunk per worker)
-        simulate(sim, sim.prior, 64 * workers, tmp / f"warm_{model}_{workers}.zarr",
-                 scheduler=client, chunk=64, seed=99, show_progress=False)
+        # warm-up: load/compile the kernels in every worker (one simulation on each)
+        theta1 = sim.prior.sample((1,))
+        client.run(lambda: sim.simulate(theta1, seed=0).shape)
         res = simulate(sim, sim.prior, num, tmp / f"{model}_{workers}.zarr", scheduler=client,
                        chunk=chunk, seed=0, show_progress=False)
     return {"workers": workers, "num": num, "seconds": res.seconds,
