@@ -190,3 +190,24 @@ def test_config_and_protocol_attributes():
     cfg = net.config()
     assert cfg["order"] == "pnas" and cfg["dtype"] == "float32"
     assert net.simulate(torch.zeros(0, 31)).shape == (0, 26)
+
+
+def test_temperature_q10_constants_and_faster_rhythm_when_warmer(ref):
+    from neurodyn.simulators._kernels.pyloric_model import kinetic_constants
+
+    k283, k293 = kinetic_constants(0.025, 283.0), kinetic_constants(0.025, 293.0)
+    np.testing.assert_allclose(k293[0:7] / k283[0:7], [2.4, 2.4, 2.0, 2.4, 1.6, 2.4, 2.4])
+    np.testing.assert_allclose(k293[7:11] / k283[7:11], 2.8)
+    np.testing.assert_allclose(k293[14:21] / k283[14:21], 1.7)
+    assert k293[13] / k283[13] == pytest.approx(293.0 / 283.0)  # Nernst RT/zF
+    theta = torch.tensor(ref["theta"][:2])
+    periods = []
+    for temperature in (283.0, 293.0):
+        net = PyloricNetwork(
+            t_max=5000.0, noise=False, dtype=torch.float64, temperature=temperature, extras=True
+        )
+        x = net.simulate(theta).numpy()
+        assert np.all(x[:, 25] == 0)  # still triphasic
+        periods.append(x[:, 0])
+    q10_frequency = periods[0] / periods[1]
+    assert np.all((q10_frequency > 1.5) & (q10_frequency < 2.5))  # pyloric Q10 ~ 2
