@@ -60,16 +60,37 @@ def _campaign_rate(model: str, num: int, workers: int, chunk: int, tmp: Path) ->
 
     sim = _simulator(model, "cpu")
     env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", silence_logs=30, env=env) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=30,
+            env=env,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         # warm-up: load/compile the kernels in every worker (one simulation on each)
         theta1 = sim.prior.sample((1,))
         client.run(lambda: sim.simulate(theta1, seed=0).shape)
-        res = simulate(sim, sim.prior, num, tmp / f"{model}_{workers}.zarr", scheduler=client,
-                       chunk=chunk, seed=0, show_progress=False)
-    return {"workers": workers, "num": num, "seconds": res.seconds,
-            "sims_per_s": res.sims_per_second, "invalid_fraction": res.num_invalid / num}
+        res = simulate(
+            sim,
+            sim.prior,
+            num,
+            tmp / f"{model}_{workers}.zarr",
+            scheduler=client,
+            chunk=chunk,
+            seed=0,
+            show_progress=False,
+        )
+    return {
+        "workers": workers,
+        "num": num,
+        "seconds": res.seconds,
+        "sims_per_s": res.sims_per_second,
+        "invalid_fraction": res.num_invalid / num,
+    }
 
 
 def cpu_benchmark(args, tmp: Path) -> dict:
@@ -81,9 +102,13 @@ def cpu_benchmark(args, tmp: Path) -> dict:
         direct = _direct_rate(model, max(num // 2, 2))
         one = _campaign_rate(model, num, 1, chunk, tmp)
         two = _campaign_rate(model, num, 2, chunk, tmp)
-        out[model] = {"direct_1_thread_sims_per_s": direct, "workers_1": one, "workers_2": two,
-                      "ratio_2_to_1": two["sims_per_s"] / one["sims_per_s"],
-                      "dask_efficiency_1_worker": one["sims_per_s"] / direct}
+        out[model] = {
+            "direct_1_thread_sims_per_s": direct,
+            "workers_1": one,
+            "workers_2": two,
+            "ratio_2_to_1": two["sims_per_s"] / one["sims_per_s"],
+            "dask_efficiency_1_worker": one["sims_per_s"] / direct,
+        }
     return out
 
 
@@ -113,17 +138,34 @@ def gpu_benchmark(args, tmp: Path) -> dict:
     t0 = time.perf_counter()
     client, close = connect(None, gpu=True)
     try:
-        simulate(sim, sim.prior, 2000, tmp / "warm.zarr", scheduler=client, chunk=1000,
-                 seed=5, show_progress=False)  # cluster start + kernel compile in the worker
+        simulate(
+            sim,
+            sim.prior,
+            2000,
+            tmp / "warm.zarr",
+            scheduler=client,
+            chunk=1000,
+            seed=5,
+            show_progress=False,
+        )  # cluster start + kernel compile in the worker
         startup_s = time.perf_counter() - t0
-        res = simulate(sim, sim.prior, num, store, scheduler=client, chunk=args.chunk_gpu,
-                       seed=0, show_progress=False)
+        res = simulate(
+            sim,
+            sim.prior,
+            num,
+            store,
+            scheduler=client,
+            chunk=args.chunk_gpu,
+            seed=0,
+            show_progress=False,
+        )
     finally:
         close()
     campaign_s = res.seconds
     # NPE training streamed from the store on the GPU
-    cfg = NPEConfig(device="cuda", max_epochs=args.train_epochs, patience=10**6,
-                    batch_size=args.batch_size)
+    cfg = NPEConfig(
+        device="cuda", max_epochs=args.train_epochs, patience=10**6, batch_size=args.batch_size
+    )
     source = ZarrSource(store, validation_fraction=0.02, shuffle_buffer=200_000)
     npe = NPE(sim.prior, cfg)
     t0 = time.perf_counter()
@@ -164,8 +206,12 @@ def main() -> None:
     parser.add_argument("--num-gpu", type=int, default=1_000_000)
     parser.add_argument("--chunk-gpu", type=int, default=100_000)
     parser.add_argument("--train-epochs", type=int, default=2)
-    parser.add_argument("--budget-s", type=float, default=150.0,
-                        help="largest campaign time (s) estimated from the kernel rate")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=150.0,
+        help="largest campaign time (s) estimated from the kernel rate",
+    )
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -179,8 +225,9 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _print(result)
-    out = args.out or Path(__file__).parent / "results" / ("compute_gpu.json" if args.gpu
-                                                          else "compute.json")
+    out = args.out or Path(__file__).parent / "results" / (
+        "compute_gpu.json" if args.gpu else "compute.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     print(f"wrote {out}")
@@ -188,18 +235,26 @@ def main() -> None:
 
 def _print(result: dict) -> None:
     for model, r in result.get("cpu", {}).items():
-        print(f"{model:8s} direct(1 thread) {r['direct_1_thread_sims_per_s']:10.0f} sims/s | "
-              f"1 worker {r['workers_1']['sims_per_s']:10.0f} | 2 workers "
-              f"{r['workers_2']['sims_per_s']:10.0f} | ratio {r['ratio_2_to_1']:.2f}")
+        print(
+            f"{model:8s} direct(1 thread) {r['direct_1_thread_sims_per_s']:10.0f} sims/s | "
+            f"1 worker {r['workers_1']['sims_per_s']:10.0f} | 2 workers "
+            f"{r['workers_2']['sims_per_s']:10.0f} | ratio {r['ratio_2_to_1']:.2f}"
+        )
     g = result.get("gpu")
     if g:
-        print(f"{g['device']}: kernel {g['direct_kernel_sims_per_s']:.3g} sims/s; campaign of "
-              f"{g['num']} pyloric sims {g['campaign_s']:.1f} s ({g['campaign_sims_per_s']:.3g}"
-              f"/s) after {g['cluster_start_and_worker_compile_s']:.1f} s cluster start")
-        print(f"  10^6 campaign wall {g['campaign_1e6_wall_s']:.1f} s; NPE from store "
-              f"{g['train_s_per_epoch']:.1f} s/epoch on {g['train_rows']} rows")
-        print(f"  projection 10^7: simulate {g['projection_1e7_sim_s'] / 60:.1f} min, "
-              f"+20 epochs {g['projection_1e7_sim_plus_20_epochs_s'] / 60:.1f} min")
+        print(
+            f"{g['device']}: kernel {g['direct_kernel_sims_per_s']:.3g} sims/s; campaign of "
+            f"{g['num']} pyloric sims {g['campaign_s']:.1f} s ({g['campaign_sims_per_s']:.3g}"
+            f"/s) after {g['cluster_start_and_worker_compile_s']:.1f} s cluster start"
+        )
+        print(
+            f"  10^6 campaign wall {g['campaign_1e6_wall_s']:.1f} s; NPE from store "
+            f"{g['train_s_per_epoch']:.1f} s/epoch on {g['train_rows']} rows"
+        )
+        print(
+            f"  projection 10^7: simulate {g['projection_1e7_sim_s'] / 60:.1f} min, "
+            f"+20 epochs {g['projection_1e7_sim_plus_20_epochs_s'] / 60:.1f} min"
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,17 @@ __all__ = ["CampaignResult", "draw_theta", "simulate"]
 
 _THETA_STREAM = 0x7468657461  # "theta": separates θ draws from simulation noise seeds
 
-_SIM_ATTRS = ("name", "version", "param_names", "feature_names", "num_params", "num_features",
-              "device", "config", "simulate")
+_SIM_ATTRS = (
+    "name",
+    "version",
+    "param_names",
+    "feature_names",
+    "num_params",
+    "num_features",
+    "device",
+    "config",
+    "simulate",
+)
 
 
 @dataclass(frozen=True)
@@ -131,20 +140,28 @@ def describe_proposal(proposal: Any) -> str:
 def _check_simulator(simulator: Any) -> None:
     missing = [a for a in _SIM_ATTRS if not hasattr(simulator, a)]
     if missing:
-        fail("simulator", "an object following the neurodyn Simulator protocol",
-             type(simulator).__name__, f"It lacks {missing}.", exc=TypeError)
+        fail(
+            "simulator",
+            "an object following the neurodyn Simulator protocol",
+            type(simulator).__name__,
+            f"It lacks {missing}.",
+            exc=TypeError,
+        )
 
 
-def _simulate_chunk(simulator: Any, path: str, group: str | None, k: int,
-                    theta: np.ndarray, seeds: np.ndarray) -> tuple[int, np.ndarray]:
+def _simulate_chunk(
+    simulator: Any, path: str, group: str | None, k: int, theta: np.ndarray, seeds: np.ndarray
+) -> tuple[int, np.ndarray]:
     """Worker task: simulate chunk ``k`` and write it; returns ``(k, nan_count_per_feature)``."""
     torch.set_num_threads(1)
     th = torch.from_numpy(theta)
     x = simulator.simulate(th, seed=seeds, output="features")
     x = torch.as_tensor(x).detach().to("cpu", torch.float32).numpy()
     if x.shape != (theta.shape[0], simulator.num_features):
-        raise ValueError(f"simulator returned features of shape {x.shape}, expected "
-                         f"{(theta.shape[0], simulator.num_features)}")
+        raise ValueError(
+            f"simulator returned features of shape {x.shape}, expected "
+            f"{(theta.shape[0], simulator.num_features)}"
+        )
     valid = np.isfinite(x).all(axis=1)
     store = SimulationStore.open(path, group, mode="r+")
     store.write_chunk(k, theta, x, seeds, valid)
@@ -155,8 +172,14 @@ def _check_inputs(num: Any, chunk: Any, seed: Any, store: Any) -> tuple[int, int
     num = check_positive("num", num, integer=True)
     chunk = check_positive("chunk", chunk, integer=True)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        fail("seed", "a non-negative integer", seed, exc=TypeError if not isinstance(
-            seed, (int, np.integer)) or isinstance(seed, bool) else ValueError)
+        fail(
+            "seed",
+            "a non-negative integer",
+            seed,
+            exc=TypeError
+            if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)
+            else ValueError,
+        )
     if not isinstance(store, (str, Path)):
         fail("store", "a path (str or pathlib.Path)", type(store).__name__, exc=TypeError)
     if Path(store).exists() and not Path(store).is_dir():
@@ -227,8 +250,12 @@ def simulate(
 
     _check_simulator(simulator)
     if not callable(getattr(prior_or_proposal, "sample", None)):
-        fail("prior_or_proposal", "a distribution with sample((n,))",
-             type(prior_or_proposal).__name__, exc=TypeError)
+        fail(
+            "prior_or_proposal",
+            "a distribution with sample((n,))",
+            type(prior_or_proposal).__name__,
+            exc=TypeError,
+        )
     num, chunk, seed, path = _check_inputs(num, chunk, seed, store)
     if workers is not None:
         workers = check_positive("workers", workers, integer=True)
@@ -237,8 +264,12 @@ def simulate(
     t0 = time.perf_counter()
     first = draw_theta(prior_or_proposal, seed, 0, min(chunk, num))
     if first.shape[1] != simulator.num_params:
-        fail("prior_or_proposal", f"samples with {simulator.num_params} parameters",
-             first.shape[1], "Use the simulator's prior or a posterior over its parameters.")
+        fail(
+            "prior_or_proposal",
+            f"samples with {simulator.num_params} parameters",
+            first.shape[1],
+            "Use the simulator's prior or a posterior over its parameters.",
+        )
     provenance = {
         "simulator": simulator.name,
         "simulator_version": str(simulator.version),
@@ -261,8 +292,10 @@ def simulate(
         done = st.done()
         todo = [c for c in st.chunks() if not done[c.index]]
     else:
-        todo = [ChunkRange(k, k * chunk, min(num, (k + 1) * chunk))
-                for k in range(math.ceil(num / chunk))]
+        todo = [
+            ChunkRange(k, k * chunk, min(num, (k + 1) * chunk))
+            for k in range(math.ceil(num / chunk))
+        ]
     nan_counts = np.zeros(simulator.num_features, dtype=np.int64)
     if todo:
         is_cuda = torch.device(str(simulator.device)).type == "cuda"
@@ -271,19 +304,35 @@ def simulate(
         try:
             if st is None:
                 st = _create(path, group, provenance, simulator, prior_or_proposal)
-            nan_counts = _run(client, simulator, prior_or_proposal, path, group, todo,
-                              seed, derive_seeds, show_progress, first)
+            nan_counts = _run(
+                client,
+                simulator,
+                prior_or_proposal,
+                path,
+                group,
+                todo,
+                seed,
+                derive_seeds,
+                show_progress,
+                first,
+            )
         finally:
             close()
     if st is None:  # unreachable: todo is never empty for a new store
         st = SimulationStore.open(path, group)
     summary = st.summary()
     return CampaignResult(
-        store=path, group=group, num=num, num_valid=summary["num_valid"],
-        num_invalid=summary["num_invalid"], chunks_run=len(todo),
-        chunks_skipped=st.num_chunks - len(todo), chunks_corrupt=tuple(corrupt),
+        store=path,
+        group=group,
+        num=num,
+        num_valid=summary["num_valid"],
+        num_invalid=summary["num_invalid"],
+        chunks_run=len(todo),
+        chunks_skipped=st.num_chunks - len(todo),
+        chunks_corrupt=tuple(corrupt),
         invalid_by_feature=dict(zip(simulator.feature_names, nan_counts.tolist(), strict=True)),
-        seconds=time.perf_counter() - t0, sims_run=sum(c.size for c in todo),
+        seconds=time.perf_counter() - t0,
+        sims_run=sum(c.size for c in todo),
     )
 
 
@@ -297,14 +346,16 @@ def _create(path, group, provenance, simulator, proposal) -> SimulationStore:
     import neurodyn
 
     prov = dict(provenance)
-    prov.update({
-        "units": list(getattr(getattr(simulator, "prior", None), "units", ()) or ()),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "neurodyn_version": neurodyn.__version__,
-        "torch_version": torch.__version__,
-        "prior_low": _bounds(proposal, "low"),
-        "prior_high": _bounds(proposal, "high"),
-    })
+    prov.update(
+        {
+            "units": list(getattr(getattr(simulator, "prior", None), "units", ()) or ()),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "neurodyn_version": neurodyn.__version__,
+            "torch_version": torch.__version__,
+            "prior_low": _bounds(proposal, "low"),
+            "prior_high": _bounds(proposal, "high"),
+        }
+    )
     return SimulationStore.create(path, prov, group)
 
 
@@ -313,8 +364,9 @@ def _bounds(dist: Any, which: str) -> list[float] | None:
     return value.cpu().tolist() if isinstance(value, torch.Tensor) else None
 
 
-def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
-         show_progress, first_theta) -> np.ndarray:
+def _run(
+    client, simulator, proposal, path, group, todo, seed, derive_seeds, show_progress, first_theta
+) -> np.ndarray:
     from distributed import as_completed
 
     # the simulator travels inside every task (a few kB): a scattered copy would be lost
@@ -328,8 +380,9 @@ def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
         theta = first_theta if c.index == 0 else draw_theta(proposal, seed, c.index, c.size)
         seeds = np.asarray(derive_seeds(seed, c.size, start=c.start), dtype=np.uint64)
         # pure=False: a fresh key per submission, never a stale result of an earlier run
-        return client.submit(_simulate_chunk, simulator, path, group, c.index, theta, seeds,
-                             pure=False)
+        return client.submit(
+            _simulate_chunk, simulator, path, group, c.index, theta, seeds, pure=False
+        )
 
     first = [submit(c) for c in itertools.islice(pending, window)]
     ac = as_completed(first)
@@ -337,15 +390,17 @@ def _run(client, simulator, proposal, path, group, todo, seed, derive_seeds,
     n_chunks = len(todo)
     disable = None if show_progress is None else not show_progress
     try:
-        for fut in progress(ac, total=n_chunks, description=f"simulate {simulator.name}",
-                            disable=disable):
+        for fut in progress(
+            ac, total=n_chunks, description=f"simulate {simulator.name}", disable=disable
+        ):
             try:
                 _, counts = fut.result()
             except Exception as err:
                 raise RuntimeError(
                     f"simulate: a chunk failed on a worker ({type(err).__name__}: {err}). "
                     "The chunks already done stay in the store; fix the cause and re-run the "
-                    "same command to resume.") from err
+                    "same command to resume."
+                ) from err
             nan_counts += np.asarray(counts, dtype=np.int64)
             nxt = next(pending, None)
             if nxt is not None:

@@ -37,8 +37,12 @@ def _local_cluster(workers: int | None, gpu: bool):
     if gpu:
         n_gpu = _gpu_count()
         if n_gpu == 0:
-            fail("simulator", "a CPU simulator or a machine with a CUDA GPU",
-                 "a CUDA simulator on a machine without a GPU", 'Use device="cpu".')
+            fail(
+                "simulator",
+                "a CPU simulator or a machine with a CUDA GPU",
+                "a CUDA simulator on a machine without a GPU",
+                'Use device="cpu".',
+            )
         n = min(workers or n_gpu, n_gpu)
         threads = max(1, cores // n)
         specs = {
@@ -46,8 +50,11 @@ def _local_cluster(workers: int | None, gpu: bool):
                 "cls": Nanny,
                 "options": {
                     "nthreads": 1,
-                    "env": {"CUDA_VISIBLE_DEVICES": str(i), "NUMBA_NUM_THREADS": str(threads),
-                            "OMP_NUM_THREADS": "1"},
+                    "env": {
+                        "CUDA_VISIBLE_DEVICES": str(i),
+                        "NUMBA_NUM_THREADS": str(threads),
+                        "OMP_NUM_THREADS": "1",
+                    },
                     "silence_logs": logging.ERROR,
                 },
             }
@@ -70,13 +77,22 @@ def _local_cluster(workers: int | None, gpu: bool):
 def check_scheduler(scheduler: Any) -> dict[str, Any]:
     """Validate a scheduler address or file; return the ``Client`` keyword arguments."""
     if not isinstance(scheduler, (str, Path)):
-        fail("scheduler", "None, a scheduler address, a scheduler file or a distributed.Client",
-             type(scheduler).__name__, exc=TypeError)
+        fail(
+            "scheduler",
+            "None, a scheduler address, a scheduler file or a distributed.Client",
+            type(scheduler).__name__,
+            exc=TypeError,
+        )
     text = str(scheduler)
     if text.endswith(".json"):
         if not Path(text).is_file():
-            fail("scheduler", "an existing scheduler file", text, "Check the path.",
-                 exc=FileNotFoundError)
+            fail(
+                "scheduler",
+                "an existing scheduler file",
+                text,
+                "Check the path.",
+                exc=FileNotFoundError,
+            )
         return {"scheduler_file": text}
     if "://" not in text and ":" not in text:
         fail("scheduler", "an address like 'tcp://host:8786' or a scheduler file (.json)", text)
@@ -129,9 +145,13 @@ def connect(
     try:
         client = Client(**kwargs, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError) as err:
-        fail("scheduler", "a reachable dask scheduler", text,
-             f"No connection within {timeout:g} s ({type(err).__name__}). Start one with "
-             "`dask scheduler` (and `dask worker ADDRESS`), check the address/firewall, or "
-             "leave --scheduler out to run on local worker processes.",
-             exc=ConnectionError)
+        fail(
+            "scheduler",
+            "a reachable dask scheduler",
+            text,
+            f"No connection within {timeout:g} s ({type(err).__name__}). Start one with "
+            "`dask scheduler` (and `dask worker ADDRESS`), check the address/firewall, or "
+            "leave --scheduler out to run on local worker processes.",
+            exc=ConnectionError,
+        )
     return client, client.close

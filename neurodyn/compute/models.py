@@ -11,8 +11,10 @@ from neurodyn._validation import check_choice
 __all__ = ["MODELS", "make_simulator"]
 
 #: CLI model name -> (module, class) of the simulator.
-MODELS = {"hh": ("neurodyn.simulators.hodgkin_huxley", "HodgkinHuxley"),
-          "pyloric": ("neurodyn.simulators.pyloric", "PyloricNetwork")}
+MODELS = {
+    "hh": ("neurodyn.simulators.hodgkin_huxley", "HodgkinHuxley"),
+    "pyloric": ("neurodyn.simulators.pyloric", "PyloricNetwork"),
+}
 
 
 def make_simulator(model: str, device: str = "auto") -> Any:

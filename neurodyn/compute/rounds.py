@@ -39,11 +39,19 @@ def prior_from_store(store: str | Path, group: str | None = None) -> Any:
     low, high = prov.get("prior_low"), prov.get("prior_high")
     cls = {"BoxUniform": BoxUniform, "LogUniform": LogUniform}.get(kind)
     if cls is None or low is None or high is None:
-        fail("store", "a campaign drawn from a BoxUniform or LogUniform prior",
-             f"proposal {prov.get('proposal')!r}", "Pass prior= explicitly.")
+        fail(
+            "store",
+            "a campaign drawn from a BoxUniform or LogUniform prior",
+            f"proposal {prov.get('proposal')!r}",
+            "Pass prior= explicitly.",
+        )
     units = prov.get("units") or None
-    return cls(low, high, param_names=prov["param_names"],
-               units=units if units and len(units) == len(low) else None)
+    return cls(
+        low,
+        high,
+        param_names=prov["param_names"],
+        units=units if units and len(units) == len(low) else None,
+    )
 
 
 def train_from_store(
@@ -79,8 +87,13 @@ def train_from_store(
     if prior is None:
         prior = prior_from_store(store, first)
     config = config if config is not None else NPEConfig()
-    source = ZarrSource(store, group, validation_fraction=config.validation_fraction,
-                        shuffle_buffer=shuffle_buffer, split_seed=config.seed)
+    source = ZarrSource(
+        store,
+        group,
+        validation_fraction=config.validation_fraction,
+        shuffle_buffer=shuffle_buffer,
+        split_seed=config.seed,
+    )
     npe = NPE(prior, config)
     npe.train(source=source, checkpoint_dir=checkpoint_dir, show_progress=show_progress)
     posterior = npe.build_posterior()
@@ -95,7 +108,8 @@ def train_from_store(
             "num_train": source.num_train,
             "num_val": source.num_val,
             "num_invalid": source.num_invalid,
-            "summary": dataclasses.asdict(summary) if dataclasses.is_dataclass(summary)
+            "summary": dataclasses.asdict(summary)
+            if dataclasses.is_dataclass(summary)
             else str(summary),
         }
         (out / "training.json").write_text(json.dumps(info, indent=1, default=str))
@@ -105,8 +119,9 @@ def train_from_store(
 def _round_seed(seed: int, r: int) -> int:
     if r == 0:
         return seed
-    return int(np.random.SeedSequence(seed, spawn_key=(r,)).generate_state(1, np.uint64)[0]
-               >> np.uint64(1))
+    return int(
+        np.random.SeedSequence(seed, spawn_key=(r,)).generate_state(1, np.uint64)[0] >> np.uint64(1)
+    )
 
 
 def simulate_rounds(
@@ -147,8 +162,7 @@ def simulate_rounds(
     from neurodyn.inference import NPEConfig, Posterior
 
     num_rounds = check_positive("num_rounds", num_rounds, integer=True)
-    sizes = [num_per_round] * num_rounds if isinstance(num_per_round, int) else list(
-        num_per_round)
+    sizes = [num_per_round] * num_rounds if isinstance(num_per_round, int) else list(num_per_round)
     if len(sizes) != num_rounds:
         fail("num_per_round", f"one int or {num_rounds} ints (one per round)", num_per_round)
     prior = prior if prior is not None else simulator.prior
@@ -159,16 +173,26 @@ def simulate_rounds(
     proposal = prior
     for r in range(num_rounds):
         group = f"round_{r}"
-        simulate(simulator, proposal, sizes[r], store, scheduler=scheduler, chunk=chunk,
-                 seed=_round_seed(seed, r), workers=workers, group=group,
-                 show_progress=show_progress)
+        simulate(
+            simulator,
+            proposal,
+            sizes[r],
+            store,
+            scheduler=scheduler,
+            chunk=chunk,
+            seed=_round_seed(seed, r),
+            workers=workers,
+            group=group,
+            show_progress=show_progress,
+        )
         saved = out / group
         if (saved / "posterior.json").is_file():
             posterior = Posterior.load(saved)
         else:
             groups = [f"round_{i}" for i in range(r + 1)]
-            posterior = train_from_store(store, saved, group=groups, prior=prior,
-                                         config=config, show_progress=show_progress)
+            posterior = train_from_store(
+                store, saved, group=groups, prior=prior, config=config, show_progress=show_progress
+            )
         posterior.set_default_x(x_o)
         posteriors.append(posterior)
         if r + 1 < num_rounds:

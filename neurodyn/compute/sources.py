@@ -44,7 +44,7 @@ def validation_mask(start: int, stop: int, fraction: float, key: int) -> np.ndar
 
     Example:
         >>> m = validation_mask(0, 100_000, 0.1, key=0)
-        >>> 0.09 < m.mean() < 0.11
+        >>> bool(0.09 < m.mean() < 0.11)
         True
     """
     idx = np.arange(start, stop, dtype=np.uint64)
@@ -114,8 +114,9 @@ class ZarrSource:
         for g, st in zip(groups[1:], self.stores[1:], strict=True):
             for key in ("param_names", "feature_names"):
                 if st.provenance[key] != first[key]:
-                    fail("group", f"groups with the same {key}",
-                         f"{g!r} differs from {groups[0]!r}")
+                    fail(
+                        "group", f"groups with the same {key}", f"{g!r} differs from {groups[0]!r}"
+                    )
         self.groups = groups
         self.provenance = first
         self.param_names = tuple(first["param_names"])
@@ -130,24 +131,31 @@ class ZarrSource:
         for s, (g, st) in enumerate(zip(groups, self.stores, strict=True)):
             done = st.done()
             if not done.all() and not allow_incomplete:
-                fail("store", "a finished campaign",
-                     f"{int(done.sum())} of {st.num_chunks} chunks done in {store}"
-                     + (f" [{g}]" if g else ""),
-                     "Resume it by re-running the same simulate command, or pass "
-                     "allow_incomplete=True to train on the finished chunks.")
+                fail(
+                    "store",
+                    "a finished campaign",
+                    f"{int(done.sum())} of {st.num_chunks} chunks done in {store}"
+                    + (f" [{g}]" if g else ""),
+                    "Resume it by re-running the same simulate command, or pass "
+                    "allow_incomplete=True to train on the finished chunks.",
+                )
             valid = np.asarray(st.root["status/valid"][:])
             for c in st.chunks():
                 if not done[c.index]:
                     continue
-                v = valid[c.start:c.stop]
+                v = valid[c.start : c.stop]
                 m = self._val_mask(s, c.start, c.stop)
                 n_val += int((v & m).sum())
                 n_train += int((v & ~m).sum())
                 n_invalid += int((~v).sum())
                 self._chunks.append((s, c.index, c.start, c.stop))
         if n_train == 0:
-            fail("store", "at least one valid training simulation", f"{n_train} in {store}",
-                 "Simulate more, or check the simulator's invalid fraction.")
+            fail(
+                "store",
+                "at least one valid training simulation",
+                f"{n_train} in {store}",
+                "Simulate more, or check the simulator's invalid fraction.",
+            )
         self.num_train: int | None = n_train
         self.num_val: int | None = n_val
         self.num_invalid = n_invalid
@@ -186,8 +194,10 @@ class ZarrSource:
     @staticmethod
     def _tensors(theta: np.ndarray, x: np.ndarray, device) -> tuple[Tensor, Tensor]:
         dtype = torch.get_default_dtype()
-        return (torch.from_numpy(theta).to(device=device, dtype=dtype),
-                torch.from_numpy(x).to(device=device, dtype=dtype))
+        return (
+            torch.from_numpy(theta).to(device=device, dtype=dtype),
+            torch.from_numpy(x).to(device=device, dtype=dtype),
+        )
 
     def train_batches(
         self, batch_size: int, generator: torch.Generator, device: torch.device | str
@@ -207,8 +217,8 @@ class ZarrSource:
         n = 0
         for theta, x in self._stream(order, "train"):
             m = len(theta)
-            pool_t[n:n + m] = theta
-            pool_x[n:n + m] = x
+            pool_t[n : n + m] = theta
+            pool_x[n : n + m] = x
             n += m
             del theta, x
             if n < self.shuffle_buffer + batch_size:
@@ -216,15 +226,15 @@ class ZarrSource:
             perm = torch.randperm(n, generator=generator).numpy()
             n_out = (n - keep) // batch_size * batch_size
             for i in range(0, n_out, batch_size):
-                idx = perm[i:i + batch_size]
+                idx = perm[i : i + batch_size]
                 yield self._tensors(pool_t[idx], pool_x[idx], device)
             rest = perm[n_out:]
-            pool_t[:len(rest)] = pool_t[rest]
-            pool_x[:len(rest)] = pool_x[rest]
+            pool_t[: len(rest)] = pool_t[rest]
+            pool_x[: len(rest)] = pool_x[rest]
             n = len(rest)
         perm = torch.randperm(n, generator=generator).numpy()
         for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             yield self._tensors(pool_t[idx], pool_x[idx], device)
 
     def val_batches(
@@ -242,7 +252,7 @@ class ZarrSource:
         if self._val is not None:
             theta, x = self._val
             for i in range(0, len(theta), batch_size):
-                yield self._tensors(theta[i:i + batch_size], x[i:i + batch_size], device)
+                yield self._tensors(theta[i : i + batch_size], x[i : i + batch_size], device)
             return
         carry_t = np.empty((0, self.num_params), dtype=np.float32)
         carry_x = np.empty((0, self.num_features), dtype=np.float32)
@@ -250,7 +260,9 @@ class ZarrSource:
             carry_t, carry_x = np.concatenate([carry_t, theta]), np.concatenate([carry_x, x])
             n = len(carry_t) // batch_size * batch_size
             for i in range(0, n, batch_size):
-                yield self._tensors(carry_t[i:i + batch_size], carry_x[i:i + batch_size], device)
+                yield self._tensors(
+                    carry_t[i : i + batch_size], carry_x[i : i + batch_size], device
+                )
             carry_t, carry_x = carry_t[n:], carry_x[n:]
         if len(carry_t):
             yield self._tensors(carry_t, carry_x, device)
@@ -272,8 +284,8 @@ class ZarrSource:
             for k in order:
                 theta, x = self._read(self._chunks[k], "train")
                 for i in range(0, len(theta), 8192):  # float64 in small blocks: low memory
-                    t64 = theta[i:i + 8192].astype(np.float64)
-                    x64 = x[i:i + 8192].astype(np.float64)
+                    t64 = theta[i : i + 8192].astype(np.float64)
+                    x64 = x[i : i + 8192].astype(np.float64)
                     s_t += t64.sum(0)
                     q_t += (t64**2).sum(0)
                     s_x += x64.sum(0)
@@ -286,13 +298,16 @@ class ZarrSource:
             vt = np.maximum(q_t / n - mt**2, 0.0)
             vx = np.maximum(q_x / n - mx**2, 0.0)
             dtype = torch.get_default_dtype()
-            self._moments = tuple(torch.as_tensor(a, dtype=dtype)
-                                  for a in (mt, np.sqrt(vt), mx, np.sqrt(vx)))
+            self._moments = tuple(
+                torch.as_tensor(a, dtype=dtype) for a in (mt, np.sqrt(vt), mx, np.sqrt(vx))
+            )
         return self._moments  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return (f"ZarrSource(num_train={self.num_train}, num_val={self.num_val}, "
-                f"num_invalid={self.num_invalid}, chunks={len(self._chunks)})")
+        return (
+            f"ZarrSource(num_train={self.num_train}, num_val={self.num_val}, "
+            f"num_invalid={self.num_invalid}, chunks={len(self._chunks)})"
+        )
 
 
 class OnlineSource:
@@ -344,8 +359,12 @@ class OnlineSource:
     ) -> None:
         _check_simulator(simulator)
         if not callable(getattr(proposal, "sample", None)):
-            fail("proposal", "a distribution with sample((n,))", type(proposal).__name__,
-                 exc=TypeError)
+            fail(
+                "proposal",
+                "a distribution with sample((n,))",
+                type(proposal).__name__,
+                exc=TypeError,
+            )
         self.simulator, self.proposal = simulator, proposal
         self.num_per_epoch = check_positive("num_per_epoch", num_per_epoch, integer=True)
         num_val = check_positive("num_val", num_val, integer=True)
@@ -361,13 +380,17 @@ class OnlineSource:
         t, x = self._simulate(int(base[1]), num_moments)
         t, x = t.double(), x.double()
         dtype = torch.get_default_dtype()
-        self._moments = tuple(a.to("cpu", dtype) for a in (
-            t.mean(0), t.std(0, correction=0), x.mean(0), x.std(0, correction=0)))
+        self._moments = tuple(
+            a.to("cpu", dtype)
+            for a in (t.mean(0), t.std(0, correction=0), x.mean(0), x.std(0, correction=0))
+        )
 
     def _simulate(self, seed: int, num: int) -> tuple[Tensor, Tensor]:
         """``num`` simulations from one integer seed, valid ones only (simulator's device)."""
-        parts = [self._simulate_block(seed, start, min(self.sim_batch, num - start))
-                 for start in range(0, num, self.sim_batch)]
+        parts = [
+            self._simulate_block(seed, start, min(self.sim_batch, num - start))
+            for start in range(0, num, self.sim_batch)
+        ]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def train_batches(
@@ -387,7 +410,7 @@ class OnlineSource:
                 theta, x = torch.cat([carry_t, theta]), torch.cat([carry_x, x])
             full = theta.shape[0] // batch_size * batch_size
             for i in range(0, full, batch_size):
-                yield theta[i:i + batch_size], x[i:i + batch_size]
+                yield theta[i : i + batch_size], x[i : i + batch_size]
             carry_t, carry_x = theta[full:], x[full:]
         if carry_t is not None and carry_t.shape[0]:
             yield carry_t, carry_x
@@ -396,8 +419,11 @@ class OnlineSource:
         derive_seeds = _derive_seeds()
 
         theta = sample_seeded(self.proposal, (seed + start) % 2**63, n)
-        x = torch.as_tensor(self.simulator.simulate(
-            theta, seed=derive_seeds(seed, n, start=start), output="features"))
+        x = torch.as_tensor(
+            self.simulator.simulate(
+                theta, seed=derive_seeds(seed, n, start=start), output="features"
+            )
+        )
         theta = theta.to(x.device)
         ok = torch.isfinite(x).all(1) & torch.isfinite(theta).all(1)
         return theta[ok], x[ok]
@@ -410,13 +436,17 @@ class OnlineSource:
         dtype = torch.get_default_dtype()
         theta, x = self._val
         for i in range(0, theta.shape[0], batch_size):
-            yield (theta[i:i + batch_size].to(device=device, dtype=dtype),
-                   x[i:i + batch_size].to(device=device, dtype=dtype))
+            yield (
+                theta[i : i + batch_size].to(device=device, dtype=dtype),
+                x[i : i + batch_size].to(device=device, dtype=dtype),
+            )
 
     def moments(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Mean and std of ``num_moments`` fixed simulations (CPU)."""
         return self._moments  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return (f"OnlineSource({self.simulator.name}, num_per_epoch={self.num_per_epoch}, "
-                f"num_val={self.num_val})")
+        return (
+            f"OnlineSource({self.simulator.name}, num_per_epoch={self.num_per_epoch}, "
+            f"num_val={self.num_val})"
+        )

@@ -155,23 +155,48 @@ class SimulationStore:
         num_chunks = math.ceil(num / chunk)
         root = cls._group(path, group, "a")
         if "neurodyn" in root.attrs:
-            fail("store", "an empty location for a new campaign", str(path),
-                 "Open it with SimulationStore.open instead.")
+            fail(
+                "store",
+                "an empty location for a new campaign",
+                str(path),
+                "Open it with SimulationStore.open instead.",
+            )
         p, f = len(prov["param_names"]), len(prov["feature_names"])
         nan = np.float32(np.nan)
-        root.create_array("theta", shape=(num, p), chunks=(chunk, p), dtype="float32",
-                          fill_value=nan, overwrite=True)
-        root.create_array("x", shape=(num, f), chunks=(chunk, max(f, 1)), dtype="float32",
-                          fill_value=nan, overwrite=True)
-        root.create_array("seeds", shape=(num,), chunks=(chunk,), dtype="uint64",
-                          fill_value=0, overwrite=True)
+        root.create_array(
+            "theta",
+            shape=(num, p),
+            chunks=(chunk, p),
+            dtype="float32",
+            fill_value=nan,
+            overwrite=True,
+        )
+        root.create_array(
+            "x",
+            shape=(num, f),
+            chunks=(chunk, max(f, 1)),
+            dtype="float32",
+            fill_value=nan,
+            overwrite=True,
+        )
+        root.create_array(
+            "seeds", shape=(num,), chunks=(chunk,), dtype="uint64", fill_value=0, overwrite=True
+        )
         status = root.require_group("status")
-        status.create_array("valid", shape=(num,), chunks=(chunk,), dtype="bool",
-                            fill_value=False, overwrite=True)
-        status.create_array("done", shape=(num_chunks,), chunks=(1,), dtype="uint8",
-                            fill_value=0, overwrite=True)
-        status.create_array("checksum", shape=(num_chunks,), chunks=(1,), dtype="uint64",
-                            fill_value=0, overwrite=True)
+        status.create_array(
+            "valid", shape=(num,), chunks=(chunk,), dtype="bool", fill_value=False, overwrite=True
+        )
+        status.create_array(
+            "done", shape=(num_chunks,), chunks=(1,), dtype="uint8", fill_value=0, overwrite=True
+        )
+        status.create_array(
+            "checksum",
+            shape=(num_chunks,),
+            chunks=(1,),
+            dtype="uint64",
+            fill_value=0,
+            overwrite=True,
+        )
         # The provenance goes last: a store without it is not yet a campaign.
         root.attrs["neurodyn"] = prov
         return cls(root, str(path))
@@ -183,15 +208,22 @@ class SimulationStore:
         """Open an existing campaign (``mode="r"`` to read, ``"r+"`` to write chunks)."""
         if not cls.exists(path, group):
             where = f"{path}" + (f" (group {group!r})" if group else "")
-            fail("store", "a neurodyn simulation store", where,
-                 "Create it with neurodyn.compute.simulate (CLI: neurodyn simulate).",
-                 exc=FileNotFoundError)
+            fail(
+                "store",
+                "a neurodyn simulation store",
+                where,
+                "Create it with neurodyn.compute.simulate (CLI: neurodyn simulate).",
+                exc=FileNotFoundError,
+            )
         root = cls._group(path, group, "r+" if mode == "r+" else "r")
         prov = root.attrs["neurodyn"]
         if prov.get("format") != FORMAT or int(prov.get("format_version", -1)) > FORMAT_VERSION:
-            fail("store", f"format {FORMAT} version <= {FORMAT_VERSION}",
-                 f"{prov.get('format')} version {prov.get('format_version')}",
-                 "Upgrade neurodyn to read this store.")
+            fail(
+                "store",
+                f"format {FORMAT} version <= {FORMAT_VERSION}",
+                f"{prov.get('format')} version {prov.get('format_version')}",
+                "Upgrade neurodyn to read this store.",
+            )
         return cls(root, str(path))
 
     def check_compatible(self, provenance: dict[str, Any]) -> None:
@@ -200,17 +232,22 @@ class SimulationStore:
         for key in MATCH_KEYS:
             old_v, new_v = self.provenance.get(key), new.get(key)
             if old_v != new_v:
-                fail("store", f"a store written by the same campaign (same {key})",
-                     f"{key}={_short(old_v)} in {self.path}, but this campaign has "
-                     f"{key}={_short(new_v)}",
-                     "Refusing to mix simulations: use a new store path, or re-run with the "
-                     "original settings to resume.")
+                fail(
+                    "store",
+                    f"a store written by the same campaign (same {key})",
+                    f"{key}={_short(old_v)} in {self.path}, but this campaign has "
+                    f"{key}={_short(new_v)}",
+                    "Refusing to mix simulations: use a new store path, or re-run with the "
+                    "original settings to resume.",
+                )
 
     # ------------------------------------------------------------------ chunks
     def chunks(self) -> list[ChunkRange]:
         """All chunks of the campaign in order."""
-        return [ChunkRange(k, k * self.chunk, min(self.num, (k + 1) * self.chunk))
-                for k in range(self.num_chunks)]
+        return [
+            ChunkRange(k, k * self.chunk, min(self.num, (k + 1) * self.chunk))
+            for k in range(self.num_chunks)
+        ]
 
     def chunk_range(self, k: int) -> ChunkRange:
         """Rows of chunk ``k``."""
@@ -232,9 +269,12 @@ class SimulationStore:
         """``(theta, x, seeds, valid)`` of chunk ``k`` as numpy arrays (no check)."""
         c = self.chunk_range(k)
         r = self.root
-        return (np.asarray(r["theta"][c.start:c.stop]), np.asarray(r["x"][c.start:c.stop]),
-                np.asarray(r["seeds"][c.start:c.stop]),
-                np.asarray(r["status/valid"][c.start:c.stop]))
+        return (
+            np.asarray(r["theta"][c.start : c.stop]),
+            np.asarray(r["x"][c.start : c.stop]),
+            np.asarray(r["seeds"][c.start : c.stop]),
+            np.asarray(r["status/valid"][c.start : c.stop]),
+        )
 
     def write_chunk(
         self,
@@ -252,10 +292,10 @@ class SimulationStore:
         valid = np.isfinite(x).all(axis=1) if valid is None else np.asarray(valid, dtype=bool)
         r = self.root
         r["status/done"][k] = 0  # a re-run chunk is invisible while it is rewritten
-        r["theta"][c.start:c.stop] = theta
-        r["x"][c.start:c.stop] = x
-        r["seeds"][c.start:c.stop] = seeds
-        r["status/valid"][c.start:c.stop] = valid
+        r["theta"][c.start : c.stop] = theta
+        r["x"][c.start : c.stop] = x
+        r["seeds"][c.start : c.stop] = seeds
+        r["status/valid"][c.start : c.stop] = valid
         r["status/checksum"][k] = np.uint64(chunk_checksum(theta, x, seeds, valid))
         r["status/done"][k] = 1
 
@@ -287,7 +327,7 @@ class SimulationStore:
         valid = np.asarray(self.root["status/valid"][:])
         mask = np.zeros(self.num, dtype=bool)
         for c, d in zip(self.chunks(), done, strict=True):
-            mask[c.start:c.stop] = d
+            mask[c.start : c.stop] = d
         n_done = int(mask.sum())
         n_valid = int(valid[mask].sum())
         return {

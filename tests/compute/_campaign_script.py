@@ -16,6 +16,14 @@ if __name__ == "__main__":
     cloudpickle.register_pickle_by_value(toys)
     store, num, chunk, seed, delay, workers = sys.argv[1:7]
     sim = toys.LinearGaussian(delay=float(delay))
-    res = simulate(sim, sim.prior, int(num), store, chunk=int(chunk), seed=int(seed),
-                   workers=int(workers), show_progress=False)
+    res = simulate(
+        sim,
+        sim.prior,
+        int(num),
+        store,
+        chunk=int(chunk),
+        seed=int(seed),
+        workers=int(workers),
+        show_progress=False,
+    )
     print(res, flush=True)

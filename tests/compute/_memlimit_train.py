@@ -33,17 +33,30 @@ def main() -> None:
     from neurodyn.compute import SimulationStore, ZarrSource
     from neurodyn.inference import NPE, InMemorySource, NPEConfig
 
-    cfg = NPEConfig(estimator="mdn", num_components=1, hidden_features=32, batch_size=512,
-                    max_epochs=int(epochs), patience=100, validation_fraction=0.02,
-                    num_threads=1, seed=0)
+    cfg = NPEConfig(
+        estimator="mdn",
+        num_components=1,
+        hidden_features=32,
+        batch_size=512,
+        max_epochs=int(epochs),
+        patience=100,
+        validation_fraction=0.02,
+        num_threads=1,
+        seed=0,
+    )
     st = SimulationStore.open(store)
     prior_low, prior_high = st.provenance["prior_low"], st.provenance["prior_high"]
     from neurodyn.priors import BoxUniform
 
     prior = BoxUniform(prior_low, prior_high)
     # warm-up: every code path (zarr's I/O thread, the prefetch thread, autograd, Adam)
-    small = ZarrSource(store, validation_fraction=0.02, shuffle_buffer=20_000,
-                       moment_samples=20_000, allow_incomplete=True)
+    small = ZarrSource(
+        store,
+        validation_fraction=0.02,
+        shuffle_buffer=20_000,
+        moment_samples=20_000,
+        allow_incomplete=True,
+    )
     warm = NPE(prior, dataclasses.replace(cfg, max_epochs=1))
     theta_w, x_w = next(small.train_batches(2048, torch.Generator().manual_seed(0), "cpu"))
     warm.append_simulations(theta_w, x_w).train(show_progress=False)
@@ -63,17 +76,27 @@ def main() -> None:
             result["loaded"] = None
     else:
         if mode == "stream":
-            source = ZarrSource(store, validation_fraction=cfg.validation_fraction,
-                                shuffle_buffer=50_000, moment_samples=100_000)
+            source = ZarrSource(
+                store,
+                validation_fraction=cfg.validation_fraction,
+                shuffle_buffer=50_000,
+                moment_samples=100_000,
+            )
         else:
-            source = InMemorySource(torch.from_numpy(np.asarray(st.root["theta"][:])),
-                                    torch.from_numpy(np.asarray(st.root["x"][:])),
-                                    validation_fraction=cfg.validation_fraction, seed=0)
+            source = InMemorySource(
+                torch.from_numpy(np.asarray(st.root["theta"][:])),
+                torch.from_numpy(np.asarray(st.root["x"][:])),
+                validation_fraction=cfg.validation_fraction,
+                seed=0,
+            )
         npe = NPE(prior, cfg)
         npe.train(source=source, show_progress=False)
         npe.build_posterior().save(out)
-        result.update(num_train=source.num_train, epochs=npe.summary.epochs,
-                      best_val_loss=npe.summary.best_val_loss)
+        result.update(
+            num_train=source.num_train,
+            epochs=npe.summary.epochs,
+            best_val_loss=npe.summary.best_val_loss,
+        )
     result["seconds"] = time.time() - t0
     print(json.dumps(result), flush=True)
 

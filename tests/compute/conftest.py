@@ -21,8 +21,9 @@ HERE = Path(__file__).parent
 def client():
     """One in-process dask client (threads) shared by the tests that need no processes."""
     distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
-                            dashboard_address=":0") as c:
+    with distributed.Client(
+        processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0"
+    ) as c:
         yield c
 
 
@@ -35,8 +36,10 @@ def read_store(path, group=None) -> dict[str, np.ndarray]:
     """Every array of a store, for comparisons."""
     st = SimulationStore.open(path, group)
     r = st.root
-    return {name: np.asarray(r[name][:]) for name in
-            ("theta", "x", "seeds", "status/valid", "status/done", "status/checksum")}
+    return {
+        name: np.asarray(r[name][:])
+        for name in ("theta", "x", "seeds", "status/valid", "status/done", "status/checksum")
+    }
 
 
 def assert_same_store(a, b) -> None:

@@ -52,7 +52,8 @@ def test_store_holds_the_direct_simulation(reference):
     sim = LinearGaussian()
     data = read_store(reference)
     expected_theta = np.concatenate(
-        [draw_theta(sim.prior, SEED, k, CHUNK) for k in range(NUM // CHUNK)])
+        [draw_theta(sim.prior, SEED, k, CHUNK) for k in range(NUM // CHUNK)]
+    )
     np.testing.assert_array_equal(data["theta"], expected_theta)
     seeds = derive_seeds(SEED, NUM)
     np.testing.assert_array_equal(data["seeds"], seeds)
@@ -113,8 +114,7 @@ def test_partition_does_not_matter(reference, tmp_path):
 
     sim = LinearGaussian()
     path = tmp_path / "s.zarr"
-    with Client(processes=False, n_workers=1, threads_per_worker=1,
-                dashboard_address=":0") as one:
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as one:
         simulate(sim, sim.prior, NUM, path, scheduler=one, chunk=CHUNK, seed=SEED)
     assert_same_store(path, reference)
 
@@ -122,11 +122,20 @@ def test_partition_does_not_matter(reference, tmp_path):
 def test_kill_campaign_process_then_resume(reference, client, tmp_path):
     """SIGKILL the driver (and its local workers) mid-run; resuming completes it exactly."""
     path = tmp_path / "s.zarr"
-    cmd = [sys.executable, str(HERE / "_campaign_script.py"), str(path), str(NUM), str(CHUNK),
-           str(SEED), "0.4", "2"]
+    cmd = [
+        sys.executable,
+        str(HERE / "_campaign_script.py"),
+        str(path),
+        str(NUM),
+        str(CHUNK),
+        str(SEED),
+        "0.4",
+        "2",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1", NEURODYN_PROGRESS="0")
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         n_done = _wait_for_chunks(path, 2)
     finally:
@@ -152,8 +161,16 @@ def test_kill_worker_process_mid_run(reference, tmp_path):
     cloudpickle.register_pickle_by_value(toys)
     path = tmp_path / "s.zarr"
     sim = LinearGaussian(delay=0.4)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=":0", silence_logs=50) as cluster, Client(cluster) as c:
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as c,
+    ):
         pids = list(c.run(os.getpid).values())
         killed = []
 
@@ -181,16 +198,17 @@ def test_kill_and_resume_1e5_hh(tmp_path):
     killed = tmp_path / "killed.zarr"
     ref = tmp_path / "ref.zarr"
     sim = make_simulator("hh", "cpu")
-    code = ("import sys\nfrom neurodyn.compute.models import make_simulator\n"
-            "from neurodyn.compute import simulate\n"
-            "if __name__ == '__main__':\n    s = make_simulator('hh', 'cpu')\n"
-            f"    simulate(s, s.prior, {num}, sys.argv[1], chunk={chunk}, seed={seed}, "
-            "workers=2, show_progress=False)\n")
+    code = (
+        "import sys\nfrom neurodyn.compute.models import make_simulator\n"
+        "from neurodyn.compute import simulate\n"
+        "if __name__ == '__main__':\n    s = make_simulator('hh', 'cpu')\n"
+        f"    simulate(s, s.prior, {num}, sys.argv[1], chunk={chunk}, seed={seed}, "
+        "workers=2, show_progress=False)\n"
+    )
     script = tmp_path / "campaign.py"
     script.write_text(code)
     for at_least in (2, 8):
-        proc = subprocess.Popen([sys.executable, str(script), str(killed)],
-                                start_new_session=True)
+        proc = subprocess.Popen([sys.executable, str(script), str(killed)], start_new_session=True)
         try:
             _wait_for_chunks(killed, at_least, timeout=1200)
         finally:

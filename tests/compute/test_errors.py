@@ -42,12 +42,18 @@ def _mixed_cases():
     ]
 
 
-@pytest.mark.parametrize(("key", "sim", "prior", "num", "chunk", "seed"), _mixed_cases(),
-                         ids=[c[0] for c in _mixed_cases()])
+@pytest.mark.parametrize(
+    ("key", "sim", "prior", "num", "chunk", "seed"),
+    _mixed_cases(),
+    ids=[c[0] for c in _mixed_cases()],
+)
 def test_refuses_to_mix(store, client, key, sim, prior, num, chunk, seed):
     before = SimulationStore.open(store).done().copy()
-    with pytest.raises(ValueError, match=rf"store: expected a store written by the same "
-                                         rf"campaign \(same {key}\).*Refusing to mix"):
+    with pytest.raises(
+        ValueError,
+        match=rf"store: expected a store written by the same "
+        rf"campaign \(same {key}\).*Refusing to mix",
+    ):
         simulate(sim, prior, num, store, scheduler=client, chunk=chunk, seed=seed)
     assert (SimulationStore.open(store).done() == before).all()  # nothing written
 
@@ -62,10 +68,20 @@ def test_refuses_other_feature_order(store, client):
 def test_unreachable_scheduler_fails_fast(tmp_path):
     sim = LinearGaussian()
     t0 = time.perf_counter()
-    with pytest.raises(ConnectionError, match=r"scheduler: expected a reachable dask "
-                                              r"scheduler, got 'tcp://127.0.0.1:9'.*1 s"):
-        simulate(sim, sim.prior, 12, tmp_path / "s.zarr", scheduler="tcp://127.0.0.1:9",
-                 chunk=6, timeout=1.0)
+    with pytest.raises(
+        ConnectionError,
+        match=r"scheduler: expected a reachable dask "
+        r"scheduler, got 'tcp://127.0.0.1:9'.*1 s",
+    ):
+        simulate(
+            sim,
+            sim.prior,
+            12,
+            tmp_path / "s.zarr",
+            scheduler="tcp://127.0.0.1:9",
+            chunk=6,
+            timeout=1.0,
+        )
     assert time.perf_counter() - t0 < 15
 
 
@@ -82,28 +98,53 @@ BAD = [
     ({"store": 3}, TypeError, r"store: expected a path \(str or pathlib.Path\), got 'int'"),
     ({"scheduler": 3.5}, TypeError, r"scheduler: expected None, a scheduler address"),
     ({"scheduler": "nohost"}, ValueError, r"scheduler: expected an address like"),
-    ({"scheduler": "missing.json"}, FileNotFoundError,
-     r"scheduler: expected an existing scheduler file"),
+    (
+        {"scheduler": "missing.json"},
+        FileNotFoundError,
+        r"scheduler: expected an existing scheduler file",
+    ),
     ({"workers": 0}, ValueError, r"workers: expected a finite number > 0"),
-    ({"simulator": object()}, TypeError,
-     r"simulator: expected an object following the neurodyn Simulator protocol, got "
-     r"'object'\. It lacks"),
-    ({"prior_or_proposal": "uniform"}, TypeError,
-     r"prior_or_proposal: expected a distribution with sample"),
-    ({"prior_or_proposal": BoxUniform([0.0], [1.0])}, ValueError,
-     r"prior_or_proposal: expected samples with 2 parameters, got 1\."),
+    (
+        {"simulator": object()},
+        TypeError,
+        r"simulator: expected an object following the neurodyn Simulator protocol, got "
+        r"'object'\. It lacks",
+    ),
+    (
+        {"prior_or_proposal": "uniform"},
+        TypeError,
+        r"prior_or_proposal: expected a distribution with sample",
+    ),
+    (
+        {"prior_or_proposal": BoxUniform([0.0], [1.0])},
+        ValueError,
+        r"prior_or_proposal: expected samples with 2 parameters, got 1\.",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("kwargs", "exc", "match"), BAD, ids=[str(b[0]) for b in BAD])
 def test_bad_input(tmp_path, kwargs, exc, match):
     sim = LinearGaussian()
-    args = {"simulator": sim, "prior_or_proposal": sim.prior, "num": 12,
-            "store": tmp_path / "s.zarr", "chunk": 6, "seed": 0, "workers": None}
+    args = {
+        "simulator": sim,
+        "prior_or_proposal": sim.prior,
+        "num": 12,
+        "store": tmp_path / "s.zarr",
+        "chunk": 6,
+        "seed": 0,
+        "workers": None,
+    }
     args.update(kwargs)
     with pytest.raises(exc, match=match):
-        simulate(args.pop("simulator"), args.pop("prior_or_proposal"), args.pop("num"),
-                 args.pop("store"), show_progress=False, **args)
+        simulate(
+            args.pop("simulator"),
+            args.pop("prior_or_proposal"),
+            args.pop("num"),
+            args.pop("store"),
+            show_progress=False,
+            **args,
+        )
     assert not SimulationStore.exists(tmp_path / "s.zarr")
 
 
@@ -121,8 +162,11 @@ def test_worker_error_is_reported(client, tmp_path):
             raise RuntimeError("boom")
 
     sim = Broken()
-    with pytest.raises(RuntimeError, match=r"a chunk failed on a worker \(RuntimeError: boom\)"
-                                           r".*re-run the same command to resume"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"a chunk failed on a worker \(RuntimeError: boom\)"
+        r".*re-run the same command to resume",
+    ):
         simulate(sim, sim.prior, 12, tmp_path / "s.zarr", scheduler=client, chunk=6)
 
 
@@ -136,11 +180,17 @@ def test_incomplete_store_refused_for_training(tmp_path, client):
     path = tmp_path / "s.zarr"
     simulate(sim, sim.prior, 24, path, scheduler=client, chunk=6)
     SimulationStore.open(path, mode="r+").root["status/done"][1] = 0
-    with pytest.raises(ValueError, match=r"store: expected a finished campaign, got '3 of 4 "
-                                         r"chunks done"):
+    with pytest.raises(
+        ValueError,
+        match=r"store: expected a finished campaign, got '3 of 4 "
+        r"chunks done",
+    ):
         ZarrSource(path)
-    assert ZarrSource(path, allow_incomplete=True).num_train + ZarrSource(
-        path, allow_incomplete=True).num_val == 18
+    assert (
+        ZarrSource(path, allow_incomplete=True).num_train
+        + ZarrSource(path, allow_incomplete=True).num_val
+        == 18
+    )
 
 
 def test_connect_timeout_must_be_positive():

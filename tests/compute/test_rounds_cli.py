@@ -26,8 +26,15 @@ def store(tmp_path_factory, client):
 def _config(**kw):
     from neurodyn.inference import NPEConfig
 
-    base = {"estimator": "mdn", "num_components": 1, "max_epochs": 30, "patience": 5,
-            "hidden_features": 32, "batch_size": 128, "num_threads": 1}
+    base = {
+        "estimator": "mdn",
+        "num_components": 1,
+        "max_epochs": 30,
+        "patience": 5,
+        "hidden_features": 32,
+        "batch_size": 128,
+        "num_threads": 1,
+    }
     base.update(kw)
     return NPEConfig(**base)
 
@@ -42,8 +49,9 @@ def test_prior_from_store(store):
 def test_train_from_store_saves_a_posterior(store, tmp_path):
     from neurodyn.inference import Posterior
 
-    post = train_from_store(store, tmp_path / "post", config=_config(max_epochs=5),
-                            show_progress=False)
+    post = train_from_store(
+        store, tmp_path / "post", config=_config(max_epochs=5), show_progress=False
+    )
     loaded = Posterior.load(tmp_path / "post")
     x_o = torch.tensor([0.1, 0.4])
     theta = torch.tensor([[0.1, 0.4], [0.3, 0.2]])
@@ -57,8 +65,22 @@ def test_cli_train(store, tmp_path):
     from neurodyn.cli import app
 
     out = tmp_path / "cli_post"
-    res = CliRunner().invoke(app, ["train", "--store", str(store), "--out", str(out),
-                                   "--estimator", "mdn", "--max-epochs", "3", "--device", "cpu"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--store",
+            str(store),
+            "--out",
+            str(out),
+            "--estimator",
+            "mdn",
+            "--max-epochs",
+            "3",
+            "--device",
+            "cpu",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (out / "weights.safetensors").is_file() and (out / "posterior.json").is_file()
 
@@ -66,8 +88,9 @@ def test_cli_train(store, tmp_path):
 def test_cli_simulate_rejects_unknown_model(tmp_path):
     from neurodyn.cli import app
 
-    res = CliRunner().invoke(app, ["simulate", "lif", "--num", "10",
-                                   "--store", str(tmp_path / "s.zarr")])
+    res = CliRunner().invoke(
+        app, ["simulate", "lif", "--num", "10", "--store", str(tmp_path / "s.zarr")]
+    )
     assert res.exit_code != 0
     assert "model: expected one of 'hh', 'pyloric', got 'lif'" in str(res.exception)
 
@@ -75,9 +98,15 @@ def test_cli_simulate_rejects_unknown_model(tmp_path):
 def test_rounds_write_one_group_each_and_resume(tmp_path, client):
     sim = LinearGaussian(invalid_above=2.0, noise=0.1)
     x_o = torch.tensor([0.3, -0.2])
-    kw = {"num_rounds": 2, "num_per_round": 1000, "scheduler": client, "chunk": 250,
-          "seed": 9, "show_progress": False,
-          "config": _config(max_epochs=40, patience=10, batch_size=64)}
+    kw = {
+        "num_rounds": 2,
+        "num_per_round": 1000,
+        "scheduler": client,
+        "chunk": 250,
+        "seed": 9,
+        "show_progress": False,
+        "config": _config(max_epochs=40, patience=10, batch_size=64),
+    }
     path, out = tmp_path / "s.zarr", tmp_path / "out"
     first = simulate_rounds(sim, x_o, path, out, **kw)
     theta = torch.tensor([[0.3, -0.2], [0.25, -0.1]])

@@ -97,8 +97,7 @@ def test_groups_are_combined(tmp_path, client):
     sim = LinearGaussian(invalid_above=2.0)
     path = tmp_path / "r.zarr"
     for r, n in enumerate((60, 40)):
-        simulate(sim, sim.prior, n, path, scheduler=client, chunk=20, seed=r,
-                 group=f"round_{r}")
+        simulate(sim, sim.prior, n, path, scheduler=client, chunk=20, seed=r, group=f"round_{r}")
     src = ZarrSource(path, ["round_0", "round_1"], validation_fraction=0.25)
     assert src.num_train + src.num_val == 100
     rows = _rows(src.train_batches(7, torch.Generator().manual_seed(0), "cpu"))
@@ -113,8 +112,15 @@ def test_npe_trains_from_store(store, tmp_path, client):
     sim = LinearGaussian(invalid_above=2.0, noise=0.1)
     path = tmp_path / "t.zarr"
     simulate(sim, sim.prior, 3000, path, scheduler=client, chunk=500, seed=0)
-    cfg = NPEConfig(estimator="mdn", num_components=1, max_epochs=40, patience=5,
-                    hidden_features=32, batch_size=128, num_threads=1)
+    cfg = NPEConfig(
+        estimator="mdn",
+        num_components=1,
+        max_epochs=40,
+        patience=5,
+        hidden_features=32,
+        batch_size=128,
+        num_threads=1,
+    )
     npe = NPE(sim.prior, cfg)
     npe.train(source=ZarrSource(path, shuffle_buffer=1000), show_progress=False)
     post = npe.build_posterior()
@@ -148,8 +154,15 @@ def test_online_source_trains_npe():
     from neurodyn.inference import NPE, NPEConfig
 
     sim = LinearGaussian(invalid_above=2.0, noise=0.1)
-    cfg = NPEConfig(estimator="mdn", num_components=1, max_epochs=15, patience=15,
-                    hidden_features=32, batch_size=128, num_threads=1)
+    cfg = NPEConfig(
+        estimator="mdn",
+        num_components=1,
+        max_epochs=15,
+        patience=15,
+        hidden_features=32,
+        batch_size=128,
+        num_threads=1,
+    )
     npe = NPE(sim.prior, cfg)
     npe.train(source=OnlineSource(sim, sim.prior, 1000, num_val=300), show_progress=False)
     s = npe.build_posterior().sample((2000,), x=torch.tensor([0.2, -0.3]))
@@ -165,8 +178,13 @@ def _run_limited(*args: str) -> dict:
     from conftest import HERE
 
     env = dict(os.environ, OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="1", NEURODYN_PROGRESS="0")
-    proc = subprocess.run([sys.executable, str(HERE / "_memlimit_train.py"), *args],
-                          capture_output=True, text=True, env=env, timeout=3000)
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "_memlimit_train.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3000,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -182,8 +200,7 @@ def test_store_larger_than_memory_limit_trains_like_in_memory(tmp_path):
 
     sim = LinearGaussian(invalid_above=2.0, noise=0.1, num_nuisance=32)
     path = tmp_path / "big.zarr"
-    with Client(processes=False, n_workers=1, threads_per_worker=2,
-                dashboard_address=":0") as c:
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=":0") as c:
         simulate(sim, sim.prior, 1_000_000, path, scheduler=c, chunk=25_000, seed=1)
     headroom_mb, epochs = "48", "3"
     control = _run_limited(str(path), str(tmp_path / "none"), "load_all", headroom_mb, epochs)

@@ -45,9 +45,16 @@ class LinearGaussian:
     name = "toy_linear_gaussian"
     version = "1.0"
 
-    def __init__(self, num_params: int = 2, noise: float = 0.1, num_nuisance: int = 0,
-                 delay: float = 0.0, invalid_above: float = 0.8, bound: float = 1.0,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        num_params: int = 2,
+        noise: float = 0.1,
+        num_nuisance: int = 0,
+        delay: float = 0.0,
+        invalid_above: float = 0.8,
+        bound: float = 1.0,
+        device: str = "cpu",
+    ) -> None:
         self.num_params = num_params
         self.noise = noise
         self.num_nuisance = num_nuisance
@@ -58,15 +65,21 @@ class LinearGaussian:
         self.dtype = torch.float64
         self.param_names = tuple(f"t{i}" for i in range(num_params))
         self.feature_names = tuple(f"x{i}" for i in range(num_params)) + tuple(
-            f"n{i}" for i in range(num_nuisance))
+            f"n{i}" for i in range(num_nuisance)
+        )
         self.num_features = len(self.feature_names)
-        self.prior = BoxUniform([-bound] * num_params, [bound] * num_params,
-                                param_names=self.param_names)
+        self.prior = BoxUniform(
+            [-bound] * num_params, [bound] * num_params, param_names=self.param_names
+        )
 
     def config(self) -> dict:
-        return {"num_params": self.num_params, "noise": self.noise,
-                "num_nuisance": self.num_nuisance, "invalid_above": self.invalid_above,
-                "bound": self.bound}
+        return {
+            "num_params": self.num_params,
+            "noise": self.noise,
+            "num_nuisance": self.num_nuisance,
+            "invalid_above": self.invalid_above,
+            "bound": self.bound,
+        }
 
     def simulate(self, theta, *, seed=None, output: str = "features") -> torch.Tensor:
         derive_seeds = _derive_seeds()
@@ -78,7 +91,8 @@ class LinearGaussian:
         if self.delay:
             time.sleep(self.delay)
         z = torch.from_numpy(hashed_normals(seeds, self.num_features))
-        x = torch.cat([theta + self.noise * z[:, : self.num_params], z[:, self.num_params:]],
-                      dim=1)
+        x = torch.cat(
+            [theta + self.noise * z[:, : self.num_params], z[:, self.num_params :]], dim=1
+        )
         x[theta[:, 0] > self.invalid_above] = float("nan")
         return x.to(self.device)
