@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -379,10 +380,13 @@ def _run(
         # chunk 0 was drawn already (for the fingerprint): the same numbers
         theta = first_theta if c.index == 0 else draw_theta(proposal, seed, c.index, c.size)
         seeds = np.asarray(derive_seeds(seed, c.size, start=c.start), dtype=np.uint64)
-        # pure=False: a fresh key per submission, never a stale result of an earlier run
-        return client.submit(
-            _simulate_chunk, simulator, path, group, c.index, theta, seeds, pure=False
-        )
+        # pure=False: a fresh key per submission, never a stale result of an earlier run.
+        # θ of a chunk travels with its task (MBs for large chunks; dask would warn).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            return client.submit(
+                _simulate_chunk, simulator, path, group, c.index, theta, seeds, pure=False
+            )
 
     first = [submit(c) for c in itertools.islice(pending, window)]
     ac = as_completed(first)

@@ -122,3 +122,38 @@ def test_rounds_write_one_group_each_and_resume(tmp_path, client):
     again = simulate_rounds(sim, x_o, path, out, **kw)
     np.testing.assert_array_equal(read_store(path, "round_1")["theta"], t1)
     torch.testing.assert_close(again[-1].log_prob(theta), expected)
+
+
+@pytest.mark.slow
+def test_cli_simulate_hh_and_resume(tmp_path):
+    """``neurodyn simulate hh`` on local worker processes; the same command again resumes."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "hh.zarr"
+    cmd = [
+        sys.executable,
+        "-m",
+        "neurodyn.cli",
+        "simulate",
+        "hh",
+        "--num",
+        "400",
+        "--store",
+        str(store),
+        "--chunk",
+        "100",
+        "--workers",
+        "2",
+        "--seed",
+        "7",
+    ]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "4 simulated now, 0 already done" in first.stdout
+    SimulationStore.open(store, mode="r+").root["status/done"][1] = 0
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "1 simulated now, 3 already done" in again.stdout
+    data = read_store(store)
+    assert data["theta"].shape[0] == 400 and data["status/done"].all()
