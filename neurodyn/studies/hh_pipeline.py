@@ -45,15 +45,15 @@ class PipelineConfig:
     """
 
     num_simulations: int = 10_000
-    max_epochs: int = 60
+    max_epochs: int = 40
     num_posterior_samples: int = 2_000
     num_ppc: int = 200
-    num_sbc: int = 200
-    sbc_samples: int = 200
+    num_sbc: int = 100
+    sbc_samples: int = 100
     num_sensitivity: int = 500
-    num_conditions: int = 20
-    cc_resolution: int = 30
-    path_iterations: int = 40
+    num_conditions: int = 10
+    cc_resolution: int = 25
+    path_iterations: int = 15
     hidden_features: int = 50
     num_transforms: int = 3
     seed: int = 0
@@ -239,7 +239,7 @@ def run_hh_pipeline(
     )
     i, j = divmod(int(torch.cdist(z, z).argmax()), z.shape[0])
     path = high_probability_path(
-        post, samples[i], samples[j], xo_dev, num_points=40, max_iter=cfg.path_iterations
+        post, samples[i], samples[j], xo_dev, num_points=30, max_iter=cfg.path_iterations
     )
     t = lap("analysis", t)
     stage("writing the report")
