@@ -42,10 +42,15 @@ def test_noise_free_trace_matches_reference_first_3s(ref):
 
 
 def test_noise_free_features_exact_and_elife_endpoints_close_to_xo(ref, shared_data):
-    theta = torch.tensor(ref["theta"])
+    """One noise-free float64 trace per reference set; both orders from it (the kernel's
+    online features equal the trace features: test_features_from_trace_equal_online_features).
+    """
+    from neurodyn.features import pyloric_summary
+
+    net = PyloricNetwork(noise=False, dtype=torch.float64)
+    v = net.simulate(torch.tensor(ref["theta"]), output="trace")
     for order, key in (("elife", "stats_elife_order"), ("pnas", "stats_pyloric_order")):
-        net = PyloricNetwork(noise=False, dtype=torch.float64, order=order, extras=True)
-        x = net.simulate(theta).numpy()
+        x = pyloric_summary(v, order=order, extras=True).numpy()
         expected = ref[key][:, 3]  # seed -1 = noise off
         np.testing.assert_array_equal(np.isnan(x[:, :18]), np.isnan(expected[:, :18]))
         assert np.nanmax(_rel(x[:, :18], expected[:, :18])) <= 1e-6
