@@ -9,6 +9,7 @@ all mass leaks out), evaluates many observations at once (``sample_batched``,
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import warnings
@@ -319,12 +320,14 @@ class Posterior:
             samples = self.sample((num_samples,), x)
             lp = self.estimator.log_prob(samples, x.expand(num_samples, *self.x_shape))
             tau = float(torch.quantile(lp.double().cpu(), quantile))
+        # a frozen copy: later training rounds must not move the region of this proposal
+        frozen = copy.deepcopy(self.estimator).eval()
 
         def accept(theta: Tensor) -> Tensor:
             with torch.no_grad():
                 th = theta.to(self.device, torch.get_default_dtype())
                 out = [
-                    self.estimator.log_prob(c, x.expand(c.shape[0], *self.x_shape))
+                    frozen.log_prob(c, x.expand(c.shape[0], *self.x_shape))
                     for c in th.split(65536)
                 ]
                 return (torch.cat(out) >= tau).to(theta.device)
