@@ -80,13 +80,13 @@ def test_study_with_hodgkin_huxley_small_budget(tmp_path):
     """The real simulator end to end at a CI budget (numbers are not meaningful here)."""
     pytest.importorskip("neurodyn.simulators.hodgkin_huxley")
     cfg = HHSyntheticConfig(
-        num_simulations=1000,
+        num_simulations=600,
         num_posterior_samples=200,
-        num_predictive=40,
+        num_predictive=30,
         num_traces=2,
         estimator="mdn",
         hidden_features=32,
-        max_epochs=15,
+        max_epochs=8,
         batch_size=100,
         device="cpu",
     )
