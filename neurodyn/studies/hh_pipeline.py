@@ -133,7 +133,7 @@ def run_hh_pipeline(
     *,
     device: str | torch.device = "auto",
     config: PipelineConfig | None = None,
-    say: Callable[[str], None] = print,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the HH main job and append its sections to ``report``.
 
@@ -141,7 +141,7 @@ def run_hh_pipeline(
         report: a :class:`~neurodyn.plot.report.Report`.
         device: ``"auto"`` (GPU when present), ``"cpu"`` or ``"cuda"``.
         config: budgets; ``None`` uses the defaults.
-        say: progress messages (stage and elapsed seconds).
+        say: progress messages (stage and elapsed seconds); ``None`` prints them (flushed).
 
     Returns:
         dict of the headline numbers (also recorded in the report).
@@ -158,6 +158,7 @@ def run_hh_pipeline(
     from neurodyn.studies.hh_synthetic import elife_observation, posterior_summary
 
     cfg = config or PipelineConfig()
+    say = say or (lambda msg: print(msg, flush=True))
     dev = resolve_device(device)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
