@@ -288,6 +288,7 @@ print("CUDASIM-OK")
 """
 
 
+@pytest.mark.slow  # compiles every scalar function for the simulator: 2-8 min on 2 busy cores
 def test_cuda_kernel_under_numba_simulator():
     """The CUDA kernel (same scalar model code) run by numba's CUDA simulator equals the CPU
     kernel; a subprocess so that NUMBA_ENABLE_CUDASIM takes effect."""

@@ -19,7 +19,7 @@ __all__ = ["cuda_available", "cuda_simulator_enabled", "numba_cuda"]
 
 def _shim_numpy() -> None:
     if not hasattr(np, "row_stack"):
-        np.row_stack = np.vstack  # removed in NumPy 2.5, used by numba-cuda 0.30
+        np.row_stack = np.vstack  # noqa: NPY201  (removed in NumPy 2.5, used by numba-cuda 0.30)
 
 
 @lru_cache(maxsize=1)

@@ -9,8 +9,9 @@ they compile to the plain ``math`` functions instead (hardware-approximated with
 
 The target and precision switches (:func:`on_gpu`, :func:`is_float32`) are intrinsics that
 compile to constants; every branch is typed, so each returns ``type(x)(...)`` and LLVM drops the
-dead ones. All functions are dtype-generic: ``float32`` in, ``float32`` arithmetic and result out (the
-polynomial degree follows the precision: float32 ~1 ulp, float64 ~2 ulp on the ranges used).
+dead ones. All functions are dtype-generic: ``float32`` in, ``float32`` arithmetic and result
+out (the polynomial degree follows the precision: float32 ~1 ulp, float64 ~2 ulp on the ranges
+used).
 
 Accuracy (checked by ``tests/simulators/test_kernels.py`` against ``numpy``):
 ``fexp`` relative error < 4e-16 (float64) / 1e-7 (float32) on [-700, 700] / [-80, 80];
