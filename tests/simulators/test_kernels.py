@@ -60,8 +60,9 @@ def _normals(seeds, num_pairs, stream, like):
     out = np.empty((seeds.size, 2 * num_pairs), dtype=like.dtype)
     for r in range(seeds.size):
         for k in range(num_pairs):
-            out[r, 2 * k], out[r, 2 * k + 1] = normal_pair(seeds[r], np.uint64(k),
-                                                           np.uint64(stream), like[0])
+            out[r, 2 * k], out[r, 2 * k + 1] = normal_pair(
+                seeds[r], np.uint64(k), np.uint64(stream), like[0]
+            )
     return out
 
 
@@ -99,11 +100,14 @@ def test_derive_seeds():
     assert derive_seeds(2**70 + 5, 2).shape == (2,)
 
 
-@pytest.mark.parametrize(("args", "exc", "msg"), [
-    ((1.5, 2), TypeError, "seed: expected an integer"),
-    ((1, -1), ValueError, "num: expected a finite number >= 0"),
-    ((1, 2, -3), ValueError, "start: expected a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    ("args", "exc", "msg"),
+    [
+        ((1.5, 2), TypeError, "seed: expected an integer"),
+        ((1, -1), ValueError, "num: expected a finite number >= 0"),
+        ((1, 2, -3), ValueError, "start: expected a finite number >= 0"),
+    ],
+)
 def test_derive_seeds_errors(args, exc, msg):
     with pytest.raises(exc) as err:
         derive_seeds(*args)
@@ -120,12 +124,14 @@ def _moments(x, shift):
 
 def test_online_moments_match_scipy():
     rng = np.random.default_rng(0)
-    for x in (rng.normal(-60, 20, 4000), -70 + 1e-3 * rng.standard_normal(4000),
-              np.concatenate([np.full(3000, -65.0), rng.normal(0, 30, 1000)])):
+    for x in (
+        rng.normal(-60, 20, 4000),
+        -70 + 1e-3 * rng.standard_normal(4000),
+        np.concatenate([np.full(3000, -65.0), rng.normal(0, 30, 1000)]),
+    ):
         mean, m2, m3, m4, m5 = _moments(x, x[0])
         np.testing.assert_allclose(mean, x.mean(), rtol=1e-13)
-        np.testing.assert_allclose([m2, m3, m4, m5], stats.moment(x, [2, 3, 4, 5]),
-                                   rtol=1e-7)
+        np.testing.assert_allclose([m2, m3, m4, m5], stats.moment(x, [2, 3, 4, 5]), rtol=1e-7)
     assert all(math.isnan(v) for v in _moments(np.zeros(0), 0.0))
 
 
