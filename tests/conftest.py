@@ -14,6 +14,10 @@ matplotlib.use("Agg")
 os.environ.setdefault("NEURODYN_PROGRESS", "0")
 torch.set_num_threads(1)
 
+# Doctests run on the package only: test helpers and conftest modules here are not collected
+# as doctest modules (two modules named ``conftest`` would clash).
+collect_ignore_glob = ["conftest.py", "*/conftest.py", "*/_*.py", "*/toys.py", "*/*helpers.py"]
+
 #: ``../shared/data`` beside the checkout, or ``NEURODYN_SHARED_DATA``.
 _DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SHARED_DATA = Path(os.environ.get("NEURODYN_SHARED_DATA", _DEFAULT_DATA)).resolve()

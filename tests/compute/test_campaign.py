@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import HERE, assert_same_store, read_store
+from store_helpers import HERE, assert_same_store, read_store
 from toys import LinearGaussian
 
 from neurodyn.compute import SimulationStore, draw_theta, simulate

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import read_store
+from store_helpers import read_store
 from toys import LinearGaussian
 from typer.testing import CliRunner
 

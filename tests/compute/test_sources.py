@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import read_store
+from store_helpers import read_store
 from toys import LinearGaussian
 
 from neurodyn.compute import OnlineSource, SimulationStore, ZarrSource, simulate
@@ -175,7 +175,7 @@ def _run_limited(*args: str) -> dict:
     import subprocess
     import sys
 
-    from conftest import HERE
+    from store_helpers import HERE
 
     env = dict(os.environ, OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="1", NEURODYN_PROGRESS="0")
     proc = subprocess.run(

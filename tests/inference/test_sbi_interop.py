@@ -12,9 +12,9 @@ sbi_inference = pytest.importorskip("sbi.inference")
 
 
 def test_sbi_posterior_works_with_our_diagnostics(lg):
-    theta, x = lg.data(2000)
+    theta, x = lg.data(1000)
     inference = sbi_inference.NPE(prior=lg.prior, show_progress_bars=False)
-    inference.append_simulations(theta, x).train(max_num_epochs=40, training_batch_size=200)
+    inference.append_simulations(theta, x).train(max_num_epochs=30, training_batch_size=200)
     post = inference.build_posterior()
     x_o = lg.simulate(torch.tensor([[0.3, -0.5, 0.8]]), seed=99)[0]
     acc = c2st(
