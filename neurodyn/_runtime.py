@@ -33,8 +33,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     except (RuntimeError, TypeError):
         fail("device", '"cpu", "cuda", "cuda:N" or "auto"', device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        fail("device", "a device present on this machine", str(device),
-             'No CUDA GPU is visible; use device="cpu".')
+        fail(
+            "device",
+            "a device present on this machine",
+            str(device),
+            'No CUDA GPU is visible; use device="cpu".',
+        )
     if dev.type not in ("cpu", "cuda"):
         fail("device", '"cpu" or "cuda"', str(device))
     return dev
@@ -85,8 +89,13 @@ def progress(
         TimeRemainingColumn,
     )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task(description, total=total)
         for item in iterable:

@@ -111,8 +111,12 @@ def check_tensor(
         fail(name, f"last dimension of size {last_dim}", t)
     if finite and t.numel() and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())
-        fail(name, "finite values", f"{bad} NaN/inf entries in {_describe(t)}",
-             "Remove or mask the invalid entries.")
+        fail(
+            name,
+            "finite values",
+            f"{bad} NaN/inf entries in {_describe(t)}",
+            "Remove or mask the invalid entries.",
+        )
     return t
 
 

@@ -65,8 +65,17 @@ def simulate(
     from neurodyn.compute.models import make_simulator
 
     sim = make_simulator(model, device)
-    result = run_campaign(sim, sim.prior, num, store, scheduler=scheduler, chunk=chunk,
-                          seed=seed, workers=workers, group=group)
+    result = run_campaign(
+        sim,
+        sim.prior,
+        num,
+        store,
+        scheduler=scheduler,
+        chunk=chunk,
+        seed=seed,
+        workers=workers,
+        group=group,
+    )
     typer.echo(str(result))
 
 
@@ -85,8 +94,9 @@ def train(
     from neurodyn.compute.rounds import train_from_store
     from neurodyn.inference import NPEConfig
 
-    config = NPEConfig(estimator=estimator, max_epochs=max_epochs, batch_size=batch_size,
-                       device=device)
+    config = NPEConfig(
+        estimator=estimator, max_epochs=max_epochs, batch_size=batch_size, device=device
+    )
     train_from_store(store, out, group=group, config=config)
     typer.echo(f"posterior: {out}")
 
@@ -126,10 +136,24 @@ def fit(
     nwb_beh = None
     if behaviour_series:
         nwb_beh = "auto" if behaviour_series == ["auto"] else list(behaviour_series)
-    summary = fit_recording(recording, out, cfg, use_behaviour=behaviour, bin_size_s=bin_size,
-                            activity=series, behaviour_series=nwb_beh, device=device)
-    typer.echo(json.dumps({k: summary[k] for k in ("test_mse", "test_mean_pearson_r",
-                                                    "last_value_test_mean_pearson_r")}))
+    summary = fit_recording(
+        recording,
+        out,
+        cfg,
+        use_behaviour=behaviour,
+        bin_size_s=bin_size,
+        activity=series,
+        behaviour_series=nwb_beh,
+        device=device,
+    )
+    typer.echo(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in ("test_mse", "test_mean_pearson_r", "last_value_test_mean_pearson_r")
+            }
+        )
+    )
     typer.echo(f"results: {out}")
 
 
@@ -147,16 +171,27 @@ def study(
     """Run a reproduction study and write report.html (+ report.json) into OUT."""
     from neurodyn.studies.cli import run_study
 
-    path = run_study(name, out=out, num_simulations=num_simulations, max_epochs=max_epochs,
-                     seed=seed, device=device, echo=typer.echo)
+    path = run_study(
+        name,
+        out=out,
+        num_simulations=num_simulations,
+        max_epochs=max_epochs,
+        seed=seed,
+        device=device,
+        echo=typer.echo,
+    )
     typer.echo(f"report: {path}")
 
 
 @app.command()
 def infer(
     posterior: Path = typer.Argument(..., help="Folder written by Posterior.save."),
-    x_o: str = typer.Option(..., "--x-o", help="Observation: a .npy/.csv/.txt/.json file "
-                            "or a comma list, e.g. '5,-70.2,0.06,-56.4,374.6,3.70,18.3'."),
+    x_o: str = typer.Option(
+        ...,
+        "--x-o",
+        help="Observation: a .npy/.csv/.txt/.json file "
+        "or a comma list, e.g. '5,-70.2,0.06,-56.4,374.6,3.70,18.3'.",
+    ),
     num_samples: int = typer.Option(10_000, "--num-samples", "-n", help="Posterior samples."),
     out: Path = typer.Option(Path("samples.npy"), "--out", "-o", help="Output .npy or .csv."),
     seed: int = typer.Option(0, help="Seed of the sampler."),
@@ -165,8 +200,9 @@ def infer(
     """Sample a saved posterior for the observation X_O and write the samples to OUT."""
     from neurodyn.inference.infer_cli import run_infer
 
-    path, acceptance = run_infer(posterior, x_o, num_samples=num_samples, out=out, seed=seed,
-                                 device=device)
+    path, acceptance = run_infer(
+        posterior, x_o, num_samples=num_samples, out=out, seed=seed, device=device
+    )
     typer.echo(f"samples: {path} (acceptance rate inside the prior {acceptance:.3f})")
 
 

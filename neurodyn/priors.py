@@ -33,8 +33,11 @@ def _bounds(low, high, device) -> tuple[torch.Tensor, torch.Tensor]:
         fail("high", f"the same shape as low {tuple(low.shape)}", high)
     if not bool((high > low).all()):
         i = int(torch.nonzero(high <= low)[0, 0])
-        fail("high", "high > low in every dimension",
-             f"low[{i}]={float(low[i])}, high[{i}]={float(high[i])}")
+        fail(
+            "high",
+            "high > low in every dimension",
+            f"low[{i}]={float(low[i])}, high[{i}]={float(high[i])}",
+        )
     return low, high
 
 
@@ -84,8 +87,9 @@ class BoxUniform(Independent):
 
     def to(self, device: torch.device | str) -> BoxUniform:
         """Copy of the prior on ``device``."""
-        return BoxUniform(self.low, self.high, param_names=self.param_names,
-                          units=self.units, device=device)
+        return BoxUniform(
+            self.low, self.high, param_names=self.param_names, units=self.units, device=device
+        )
 
     def __repr__(self) -> str:
         return f"BoxUniform(num_params={self.low.numel()})"
@@ -113,8 +117,11 @@ class LogUniform(Independent):
         if not bool((low > 0).all()):
             fail("low", "strictly positive bounds for a log-uniform prior", low)
         base = Uniform(low.log(), high.log(), validate_args=False)
-        super().__init__(TransformedDistribution(base, [ExpTransform()], validate_args=False),
-                         1, validate_args=False)
+        super().__init__(
+            TransformedDistribution(base, [ExpTransform()], validate_args=False),
+            1,
+            validate_args=False,
+        )
         self.low, self.high = low, high
         self.param_names = _names("param_names", param_names, low.numel(), "theta_")
         self.units = _names("units", units, low.numel(), "")

@@ -41,9 +41,10 @@ def prior_moments(prior: Any, dim: int | None = None) -> tuple[torch.Tensor, tor
     try:
         mean = torch.as_tensor(prior.mean)
         sd = torch.as_tensor(prior.stddev)
-        if not (torch.isfinite(mean).all() and torch.isfinite(sd).all()):
-            raise NotImplementedError
-    except (NotImplementedError, AttributeError):
+        analytic = bool(torch.isfinite(mean).all() and torch.isfinite(sd).all())
+    except (NotImplementedError, AttributeError):  # torch raises it for unknown moments
+        analytic = False
+    if not analytic:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             samples = prior.sample((100_000,))

@@ -104,6 +104,7 @@ def _demo_hh(out: Path, *, device: str, quick: bool) -> Path:
     # the main job: simulate -> train -> posterior -> SBC/PPC -> analysis (hh_pipeline)
     from neurodyn.studies.hh_pipeline import PipelineConfig, run_hh_pipeline
 
-    run_hh_pipeline(report, device=device,
-                    config=PipelineConfig.quick() if quick else PipelineConfig())
+    run_hh_pipeline(
+        report, device=device, config=PipelineConfig.quick() if quick else PipelineConfig()
+    )
     return report.save(out / "report.html")
