@@ -18,8 +18,8 @@ def parse_observation(text: str) -> np.ndarray:
     """``x_o`` from a file (``.npy``, ``.csv``/``.txt``, ``.json``) or a comma list.
 
     Example:
-        >>> parse_observation("5, -70.2, 0.06")
-        array([  5.  , -70.2 ,   0.06])
+        >>> parse_observation("5, -70.2, 0.06").tolist()
+        [5.0, -70.2, 0.06]
     """
     path = Path(text)
     if path.is_file():

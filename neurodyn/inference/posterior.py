@@ -327,8 +327,7 @@ class Posterior:
             with torch.no_grad():
                 th = theta.to(self.device, torch.get_default_dtype())
                 out = [
-                    frozen.log_prob(c, x.expand(c.shape[0], *self.x_shape))
-                    for c in th.split(65536)
+                    frozen.log_prob(c, x.expand(c.shape[0], *self.x_shape)) for c in th.split(65536)
                 ]
                 return (torch.cat(out) >= tau).to(theta.device)
 

@@ -23,11 +23,11 @@ def test_sbi_posterior_works_with_our_diagnostics(lg):
         num_folds=3,
     )
     assert 0.4 < acc < 0.75
-    t_test, x_test = lg.data(100, seed=5)
+    t_test, x_test = lg.data(60, seed=5)
     res = sbc(post, t_test, x_test, num_posterior_samples=50)
-    assert res.ranks.shape == (100, 3) and res.ranks.max() <= 50
-    cov = expected_coverage(post, t_test[:40], x_test[:40], num_posterior_samples=50)
-    assert cov.statistic.shape == (40,)
+    assert res.ranks.shape == (60, 3) and res.ranks.max() <= 50
+    cov = expected_coverage(post, t_test[:20], x_test[:20], num_posterior_samples=50)
+    assert cov.statistic.shape == (20,)
     tp = tarp(post, t_test, x_test, num_posterior_samples=50)
     assert 0 <= tp.ks_pvalue <= 1
 
@@ -45,8 +45,7 @@ def test_our_prior_and_simulator_outputs_go_into_sbi():
     inference = sbi_inference.NPE(prior=prior, show_progress_bars=False)
     inference.append_simulations(theta[ok], x[ok]).train(max_num_epochs=5)
     post = inference.build_posterior()
-    # no rejection: a briefly trained 8-D flow may put most mass outside the box, and sbi's
-    # rejection sampler then loops for a long time
+    # no rejection (nor sbi's log_prob, whose leakage correction samples by rejection): a
+    # briefly trained 8-D flow may put most mass outside the box and sbi then loops for long
     s = post.sample((20,), x=x[ok][0], show_progress_bars=False, reject_outside_prior=False)
     assert s.shape == (20, 8) and bool(torch.isfinite(s).all())
-    assert torch.isfinite(post.log_prob(s[:3], x=x[ok][0])).shape == (3,)
