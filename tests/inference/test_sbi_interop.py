@@ -12,7 +12,7 @@ sbi_inference = pytest.importorskip("sbi.inference")
 
 
 def test_sbi_posterior_works_with_our_diagnostics(lg):
-    theta, x = lg.data(1000)
+    theta, x = lg.data(2000)
     inference = sbi_inference.NPE(prior=lg.prior, show_progress_bars=False)
     inference.append_simulations(theta, x).train(max_num_epochs=30, training_batch_size=200)
     post = inference.build_posterior()
