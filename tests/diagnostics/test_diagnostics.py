@@ -56,8 +56,10 @@ def test_c2st_same_and_different():
     assert c2st(a, b, num_folds=3, seed=4) == c2st(a, b, num_folds=3, seed=4)
 
 
-@pytest.mark.parametrize(("bias", "width", "passes"), [
-    (0.0, 1.0, True), (0.5, 1.0, False), (0.0, 0.6, False), (0.0, 1.6, False)])
+@pytest.mark.parametrize(
+    ("bias", "width", "passes"),
+    [(0.0, 1.0, True), (0.5, 1.0, False), (0.0, 0.6, False), (0.0, 1.6, False)],
+)
 def test_sbc_detects_bias_and_miscalibration(bias, width, passes):
     theta, x = _tests(500)
     res = sbc(GaussPosterior(bias, width), theta, x, num_posterior_samples=100)
@@ -65,8 +67,10 @@ def test_sbc_detects_bias_and_miscalibration(bias, width, passes):
     assert res.passed is passes, res.summary()
 
 
-@pytest.mark.parametrize(("bias", "width", "passes"), [
-    (0.0, 1.0, True), (0.0, 0.6, False), (0.0, 1.6, False), (1.0, 1.0, False)])
+@pytest.mark.parametrize(
+    ("bias", "width", "passes"),
+    [(0.0, 1.0, True), (0.0, 0.6, False), (0.0, 1.6, False), (1.0, 1.0, False)],
+)
 def test_hpd_coverage_detects_over_and_under_confidence(bias, width, passes):
     theta, x = _tests(500)
     res = expected_coverage(GaussPosterior(bias, width), theta, x, num_posterior_samples=200)
@@ -78,8 +82,9 @@ def test_hpd_coverage_detects_over_and_under_confidence(bias, width, passes):
         assert mid > 0.6
 
 
-@pytest.mark.parametrize(("bias", "width", "passes"), [
-    (0.0, 1.0, True), (1.0, 1.0, False), (0.0, 0.5, False)])
+@pytest.mark.parametrize(
+    ("bias", "width", "passes"), [(0.0, 1.0, True), (1.0, 1.0, False), (0.0, 0.5, False)]
+)
 def test_tarp_detects_bias_and_over_confidence(bias, width, passes):
     theta, x = _tests(600)
     res = tarp(GaussPosterior(bias, width), theta, x, num_posterior_samples=200)
@@ -96,8 +101,9 @@ def test_ppc_passes_for_true_and_fails_for_biased():
 
     good = posterior_predictive_check(GaussPosterior(), sim, x_o, num_samples=2000)
     assert good.passed and good.fraction_valid == 1.0
-    bad = posterior_predictive_check(GaussPosterior(bias=6.0, width=0.3), sim, x_o,
-                                     num_samples=2000)
+    bad = posterior_predictive_check(
+        GaussPosterior(bias=6.0, width=0.3), sim, x_o, num_samples=2000
+    )
     assert not bad.passed and np.abs(bad.zscores).max() > 2
 
 
@@ -122,18 +128,36 @@ def test_plots_render():
 
 
 ERRORS = [
-    (lambda: c2st(torch.zeros(10, 2), torch.zeros(10, 3)), ValueError,
-     r"samples_q: expected the same dimension as samples_p \(2\)"),
-    (lambda: c2st(torch.zeros(10, 2), torch.zeros(10, 2), num_folds=1), ValueError,
-     r"num_folds: expected at least 2 folds"),
-    (lambda: sbc(GaussPosterior(), torch.zeros(5, 2), torch.zeros(4, 2)), ValueError,
-     r"x: expected 5 rows \(one per row of theta\)"),
-    (lambda: sbc(GaussPosterior(), torch.zeros(5, 2), torch.zeros(5, 2), alpha=2.0),
-     ValueError, r"alpha: expected a number in \(0, 1\)"),
-    (lambda: tarp(GaussPosterior(), torch.zeros(5), torch.zeros(5, 2)), ValueError,
-     r"theta: expected a 2-D array"),
-    (lambda: posterior_predictive_check(GaussPosterior(), "sim", torch.zeros(2)), TypeError,
-     r"simulator: expected a callable theta -> x"),
+    (
+        lambda: c2st(torch.zeros(10, 2), torch.zeros(10, 3)),
+        ValueError,
+        r"samples_q: expected the same dimension as samples_p \(2\)",
+    ),
+    (
+        lambda: c2st(torch.zeros(10, 2), torch.zeros(10, 2), num_folds=1),
+        ValueError,
+        r"num_folds: expected at least 2 folds",
+    ),
+    (
+        lambda: sbc(GaussPosterior(), torch.zeros(5, 2), torch.zeros(4, 2)),
+        ValueError,
+        r"x: expected 5 rows \(one per row of theta\)",
+    ),
+    (
+        lambda: sbc(GaussPosterior(), torch.zeros(5, 2), torch.zeros(5, 2), alpha=2.0),
+        ValueError,
+        r"alpha: expected a number in \(0, 1\)",
+    ),
+    (
+        lambda: tarp(GaussPosterior(), torch.zeros(5), torch.zeros(5, 2)),
+        ValueError,
+        r"theta: expected a 2-D array",
+    ),
+    (
+        lambda: posterior_predictive_check(GaussPosterior(), "sim", torch.zeros(2)),
+        TypeError,
+        r"simulator: expected a callable theta -> x",
+    ),
     (lambda: plot_sbc_ranks("ranks"), TypeError, r"result: expected an SBCResult"),
 ]
 
