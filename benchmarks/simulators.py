@@ -8,7 +8,7 @@ table and writes ``benchmarks/results/simulators.json``. A pyloric section is ad
 ``benchmarks/simulators_pyloric.py`` exists (its ``run()`` or ``run_pyloric_cpu()``,
 returning a dict).
 
-Usage: ``python benchmarks/simulators.py [--quick]``
+Usage: ``python benchmarks/simulators.py [--quick] [--hh-only]``
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def main() -> None:
             f"{r.get('ratio_vs_jaxley', float('nan')):8.2f}"
         )
     pyl = ROOT / "benchmarks" / "simulators_pyloric.py"
-    if pyl.is_file():
+    if pyl.is_file() and "--hh-only" not in sys.argv:
         spec = importlib.util.spec_from_file_location("simulators_pyloric", pyl)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
@@ -170,7 +170,8 @@ def main() -> None:
         if fn is not None:
             res["pyloric"] = fn()
             print("pyloric:", res["pyloric"])
-    out = ROOT / "benchmarks" / "results" / "simulators.json"
+    name = "simulators_hh.json" if "--hh-only" in sys.argv else "simulators.json"
+    out = ROOT / "benchmarks" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(f"wrote {out}")

@@ -140,3 +140,43 @@ def test_launch_helpers_and_lazy_cuda_import():
     assert cuda_launch_config(1000, 128) == (8, 128)
     cuda = numba_cuda()
     assert hasattr(np, "row_stack") and hasattr(cuda, "jit")
+
+
+def _float64_ops(fn, *args) -> list[str]:
+    """LLVM instructions of ``fn``'s compiled body that do float64 arithmetic (not boxing)."""
+    fn(*args)
+    ir = next(iter(fn.inspect_llvm().values()))
+    ops = ("fadd", "fsub", "fmul", "fdiv", "fptrunc", "fpext", "sitofp", "fptosi", "call")
+    found, in_wrapper = [], False
+    for line in ir.splitlines():
+        if line.startswith("define"):
+            in_wrapper = "cpython" in line or "cfunc" in line  # argument boxing, not the body
+        elif not in_wrapper and "double" in line and any(f"= {op} " in line for op in ops):
+            found.append(line.strip())
+    return found
+
+
+def test_float32_math_stays_float32():
+    """float32 kernels must not silently compute in float64 (half the SIMD width).
+
+    Regression: ``math.floor`` of a float32 returns int64 in numba, which promoted the whole
+    ``fexp`` polynomial to float64.
+    """
+    from neurodyn.simulators._kernels.hh_model import hh_step
+
+    @njit
+    def maths(x):
+        s, c = fsincos(x)
+        return fexp(x) + flog(x) + s + c
+
+    @njit
+    def noise(seed):
+        return normal_pair(seed, np.uint64(3), np.uint64(0), np.float32(0.0))
+
+    @njit
+    def hh(v):
+        return hh_step(v, v, v, v, v, v, v, v, v, v, v, v, v, v)
+
+    assert _float64_ops(maths, np.float32(0.5)) == []
+    assert _float64_ops(noise, np.uint64(5)) == []
+    assert _float64_ops(hh, np.float32(-60.0)) == []

@@ -131,7 +131,8 @@ def _exp32(x):
     hi = f(88.0)
     x = lo if x < lo else x
     x = hi if x > hi else x
-    k = math.floor(x * f(_LOG2E) + f(0.5))
+    # np.floor keeps float32 (math.floor would return int64 and promote the rest to float64)
+    k = np.floor(x * f(_LOG2E) + f(0.5))
     r = (x - k * f(0.693359375)) - k * f(-2.12194440e-4)
     p = f(1.0 / 5040.0)
     p = p * r + f(1.0 / 720.0)
