@@ -17,7 +17,7 @@ from neurodyn.simulators._kernels.moments import central_moments, moments_add
 from neurodyn.simulators._kernels.rng import normal_pair, resolve_seeds
 
 
-@njit(cache=True)
+@njit
 def _apply(x):
     e = np.empty_like(x)
     lg = np.empty_like(x)
@@ -55,7 +55,7 @@ def test_fexp_nan_and_saturation():
     assert np.isnan(e[0]) and np.isfinite(e[1]) and e[1] > 1e307 and 0 <= e[2] < 1e-300
 
 
-@njit(cache=True)
+@njit
 def _normals(seeds, num_pairs, stream, like):
     out = np.empty((seeds.size, 2 * num_pairs), dtype=like.dtype)
     for r in range(seeds.size):
@@ -114,7 +114,7 @@ def test_derive_seeds_errors(args, exc, msg):
     assert str(err.value).startswith(msg)
 
 
-@njit(cache=True)
+@njit
 def _moments(x, shift):
     s1 = s2 = s3 = s4 = s5 = 0.0
     for v in x:
@@ -180,3 +180,22 @@ def test_float32_math_stays_float32():
     assert _float64_ops(maths, np.float32(0.5)) == []
     assert _float64_ops(noise, np.uint64(5)) == []
     assert _float64_ops(hh, np.float32(-60.0)) == []
+
+
+def test_kernel_cache_stamp_covers_the_whole_package():
+    """A cached kernel is stamped with all kernel sources, not only its own file.
+
+    numba's default stamp hashes the defining file only: editing ``mathfn.py`` left the old
+    ``hh_cpu`` machine code in ``__pycache__`` (measured: 2x slower kernel, old numerics).
+    """
+    from numba.core.caching import FunctionCache
+
+    from neurodyn.simulators._kernels import hh_cpu
+    from neurodyn.simulators._kernels._cache import kernel_sources_hash
+
+    impl = FunctionCache(hh_cpu._hh_block.py_func)._impl
+    assert impl.locator.get_source_stamp() == kernel_sources_hash()
+    assert type(impl.locator).__name__.startswith("NeurodynPackage")
+    # functions defined elsewhere keep numba's own per-file stamp
+    other = FunctionCache(_apply.py_func)._impl
+    assert not type(other.locator).__name__.startswith("NeurodynPackage")

@@ -28,6 +28,9 @@ def numba_cuda() -> ModuleType:
     _shim_numpy()
     from numba import cuda
 
+    from neurodyn.simulators._kernels._cache import install_cuda
+
+    install_cuda()
     return cuda
 
 
