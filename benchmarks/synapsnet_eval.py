@@ -1,11 +1,15 @@
 """Evaluate SynapsNet against baselines on simulated networks and on real recordings.
 
-Synthetic part (ground truth known; seed Fig 5): for each generator (rate, LIF, calcium) and
-each of ``--networks`` random networks: fit SynapsNet on the train/val blocks, score its
-connectivity (AUROC, AUPRC, sign accuracy, Spearman vs the true W) against Pearson, partial
-correlation, lag-1 cross-correlation and VAR(1) coefficients (all computed on the training
-block), and, on the first ``--forecast-networks`` networks, its one-step forecasts on the held-out
-test block against every forecasting baseline.
+Synthetic part (ground truth known; seed Fig 5), ``benchmarks/synapsnet_networks.py``: for each
+generator (rate, LIF, calcium; optionally ``rate_sigma1``, the rate network with noise 1) and
+each of ``--networks`` random networks, one worker process (``--jobs``, one torch thread each)
+fits SynapsNet (default, lag-1 current: forecasting and connectivity) and SynapsNet with a
+same-frame current (``current_lag=0``: connectivity), scores the connectivity against the true W
+next to Pearson, partial correlation, lag-1 cross-correlation and VAR(1) coefficients, and the
+one-step forecasts on the held-out test block against last value and ridge VAR (every network)
+and the neural baselines (first ``--forecast-networks`` networks). One JSON per network under
+``--results-dir`` (a rerun resumes); the summary (means with 95 % CI over networks, paired
+tests) goes to ``--out``. ``--aggregate DIR`` only summarises existing per-network JSONs.
 
 Real part: M1 (Stevenson 2011, 171 units, 50-ms counts, hand velocity as behaviour) and the two
 zebrafish tectum calcium sessions (ΔF/F at 2.2 Hz; SynapsNet fitted on both sessions jointly):
@@ -15,15 +19,18 @@ with SynapsNet's A, the correlation matrix and a shuffled A.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/synapsnet_eval.py --networks 3 --forecast-networks 1
+    OMP_NUM_THREADS=1 python benchmarks/synapsnet_eval.py --networks 50 --jobs 16 \
+        --forecast-networks 10 --datasets --results-dir OUT/nets --out OUT/summary.json
+    python benchmarks/synapsnet_eval.py --aggregate OUT/nets   # table + results JSON
 
-Writes ``benchmarks/results/synapsnet_eval.json`` (after every part) and prints tables.
+Imports only numpy, scipy, torch, numba and neurodyn's population code (no zuko/zarr/dask/pynwb).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -31,31 +38,22 @@ from typing import Any
 
 import numpy as np
 import torch
+from synapsnet_networks import (
+    GENERATORS,
+    aggregate,
+    forecast_scores,
+    format_tables,
+    make_baseline,
+    run_networks,
+)
 
 from neurodyn.population import SynapsNetConfig, chronological_split, fit_synapsnet
-from neurodyn.population.baselines import (
-    BaselineConfig,
-    LastValue,
-    NetFormerForecaster,
-    NeuPRINTForecaster,
-    RecurrentForecaster,
-    RidgeVAR,
-    lagged_correlation_connectivity,
-    partial_correlation_connectivity,
-    pearson_connectivity,
-    var_connectivity,
-)
+from neurodyn.population.baselines import pearson_connectivity
 from neurodyn.population.metrics import (
-    connectivity_scores,
     current_activity_crosscorrelation,
-    forecast_correlation,
-    forecast_mse,
-    mean_ci,
     paired_test,
-    pc_correlation,
     shuffled_connectivity,
 )
-from neurodyn.population.synthetic import calcium_network, lif_network, rate_network
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT.parent.parent / "shared" / "data"
@@ -64,40 +62,6 @@ FORECASTERS = ("last_value", "ridge_var", "lstm", "gru", "neuprint", "netformer"
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def make_baseline(name: str, window: int, epochs: int, patience: int, seed: int):
-    cfg = BaselineConfig(window=window, epochs=epochs, patience=patience, seed=seed)
-    rnn_cfg = BaselineConfig(
-        window=window, epochs=epochs, patience=patience, seed=seed, hidden_dim=128, num_layers=1
-    )
-    return {
-        "last_value": LastValue,
-        "ridge_var": RidgeVAR,
-        "lstm": lambda: RecurrentForecaster("lstm", rnn_cfg),
-        "gru": lambda: RecurrentForecaster("gru", rnn_cfg),
-        "neuprint": lambda: NeuPRINTForecaster(cfg),
-        # lr 1e-2: at 1e-3 the linear attention was still far from converged after 15 epochs
-        "netformer": lambda: NetFormerForecaster(
-            BaselineConfig(window=window, epochs=epochs, patience=patience, seed=seed, lr=1e-2)
-        ),
-    }[name]()
-
-
-def forecast_scores(pred: Any, x: np.ndarray, train: slice, test: slice) -> dict[str, Any]:
-    """Per-neuron r and z-scored MSE on the test block, PC correlations."""
-    pred = np.asarray(pred, dtype=np.float64)
-    std = x[train].std(0)
-    std = np.where(std > 0, std, 1.0)
-    r = forecast_correlation(pred[test], x[test])
-    mse = forecast_mse(pred[test] / std, x[test] / std)
-    pcs = pc_correlation(pred[test], x[test], x[train], 3)
-    return {
-        "r": r,
-        "mean_r": float(np.nanmean(r)),
-        "mean_mse_z": float(mse.mean()),
-        "pc_r": [float(v) for v in pcs],
-    }
 
 
 def run_forecasters(
@@ -126,117 +90,6 @@ def synapsnet_config(args: argparse.Namespace) -> SynapsNetConfig:
     return SynapsNetConfig(
         window=args.window, epochs=args.epochs, patience=args.patience, seed=args.seed
     )
-
-
-def generate(kind: str, seed: int, args: argparse.Namespace):
-    n, t = args.num_neurons, args.num_steps
-    if kind == "rate":
-        return rate_network(n, t, seed=seed)
-    if kind == "lif":
-        return lif_network(n, t, seed=seed)
-    return calcium_network(n, t, frame_rate_hz=args.frame_rate, seed=seed)
-
-
-def synthetic_part(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    for kind in args.generators:
-        log(f"generator {kind}")
-        conn: dict[str, list[dict[str, float]]] = {}
-        fc: dict[str, list[dict[str, Any]]] = {}
-        xcorr = None
-        for k in range(args.networks):
-            seed = 1000 * (1 + ["rate", "lif", "calcium"].index(kind)) + k
-            tic = time.perf_counter()
-            net = generate(kind, seed, args)
-            x = net.activity.astype(np.float64)
-            train, _, test = chronological_split(len(x))
-            log(f"  network {k} (seed {seed}) simulated in {time.perf_counter() - tic:.1f} s")
-            tic = time.perf_counter()
-            model = fit_synapsnet(x, config=synapsnet_config(args), device="cpu", progress=False)
-            fit_s = time.perf_counter() - tic
-            a = model.connectivity().double().numpy()
-            est = {
-                "synapsnet": a,
-                "pearson": pearson_connectivity(x[train]),
-                "partial_corr": partial_correlation_connectivity(x[train]),
-                "lagged_corr": lagged_correlation_connectivity(x[train]),
-                "var_coef": var_connectivity(x[train]),
-            }
-            fsyn = forecast_scores(model.predict(x).numpy(), x, train, test)
-            fsyn["fit_s"] = fit_s
-            log(
-                f"    synapsnet  r={fsyn['mean_r']:.4f}  ({fit_s:.0f} s, "
-                f"{len(model.history['val_loss'])} epochs)"
-            )
-            if k < args.forecast_networks:
-                base = run_forecasters(x, None, args.forecasters, args, args.window, train, test)
-                est["netformer_attention"] = base["netformer"].pop("_model").connectivity(x[train])
-                row = {"synapsnet": fsyn, **base}
-                fc.setdefault("_per_network", []).append(
-                    {m: {kk: vv for kk, vv in v.items() if kk != "r"} for m, v in row.items()}
-                )
-                for m, v in row.items():
-                    fc.setdefault(m, []).append(v)
-            else:
-                fc.setdefault("synapsnet_only", []).append(fsyn)
-            for m, e in est.items():
-                conn.setdefault(m, []).append(connectivity_scores(e, net.weights))
-            log("    AUROC " + "  ".join(f"{m}={conn[m][-1]['auroc']:.3f}" for m in est))
-            if xcorr is None:
-                xcorr = current_xcorr(model, x, test, args.seed)
-        results[kind] = {
-            "generator_config": {kk: v for kk, v in net.config.items() if kk != "seed"},
-            "num_networks": args.networks,
-            "connectivity": summarise_connectivity(conn),
-            "forecast": summarise_forecasts(fc),
-            "input_current_xcorr": xcorr,
-        }
-    return results
-
-
-def summarise_connectivity(conn: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for m, rows in conn.items():
-        out[m] = {}
-        for metric in rows[0]:
-            vals = np.array([r[metric] for r in rows])
-            mean, lo, hi = mean_ci(vals)
-            out[m][metric] = {"mean": mean, "ci95": [lo, hi], "values": vals.tolist()}
-    syn = np.array([r["auroc"] for r in conn["synapsnet"]])
-    out["paired_auroc_vs_synapsnet"] = {}
-    for m in conn:
-        other = np.array([r["auroc"] for r in conn[m]])
-        if m == "synapsnet" or len(syn) < 2 or len(other) != len(syn):
-            continue
-        out["paired_auroc_vs_synapsnet"][m] = paired_test(syn, other).as_dict()
-    return out
-
-
-def summarise_forecasts(fc: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if "synapsnet" not in fc:
-        rows = fc.get("synapsnet_only", [])
-        return {"synapsnet_only_mean_r": [r["mean_r"] for r in rows]}
-    syn_r = np.concatenate([r["r"] for r in fc["synapsnet"]])
-    for m, rows in fc.items():
-        if m.startswith("_") or m == "synapsnet_only":
-            continue
-        r_all = np.concatenate([r["r"] for r in rows])
-        out[m] = {
-            "mean_r": float(np.nanmean(r_all)),
-            "mean_mse_z": float(np.mean([r["mean_mse_z"] for r in rows])),
-            "pc_r": np.mean([r["pc_r"] for r in rows], 0).tolist(),
-            "fit_s": float(np.mean([r["fit_s"] for r in rows])),
-            "num_networks": len(rows),
-        }
-        if m != "synapsnet":
-            out[m]["paired_r_synapsnet_minus_this_across_neurons"] = paired_test(
-                syn_r, r_all
-            ).as_dict()
-    out["per_network"] = fc.get("_per_network", [])
-    if "synapsnet_only" in fc:
-        out["synapsnet_extra_networks_mean_r"] = [r["mean_r"] for r in fc["synapsnet_only"]]
-    return out
 
 
 def current_xcorr(model, x: np.ndarray, test: slice, seed: int, session: int = 0) -> dict:
@@ -346,28 +199,6 @@ def real_dataset(
 
 
 def print_tables(res: dict[str, Any]) -> None:
-    for kind, r in res.get("synthetic", {}).items():
-        print(f"\n## {kind}: connectivity over {r['num_networks']} networks (mean [95% CI])")
-        print(f"{'method':22s} {'AUROC':>22s} {'AUPRC':>8s} {'sign':>6s} {'Spearman':>9s}")
-        for m, s in r["connectivity"].items():
-            if m.startswith("paired"):
-                continue
-            lo, hi = s["auroc"]["ci95"]
-            print(
-                f"{m:22s} {s['auroc']['mean']:.3f} [{lo:.3f}, {hi:.3f}]   "
-                f"{s['auprc']['mean']:.3f} {s['sign_accuracy']['mean']:.3f} "
-                f"{s['spearman']['mean']:9.3f}"
-            )
-        f = r["forecast"]
-        if "synapsnet" in f:
-            print(f"forecast (test block, {f['synapsnet']['num_networks']} network(s))")
-            print(f"{'method':22s} {'mean r':>7s} {'MSE(z)':>7s} {'Δr (Syn-this)':>14s} {'p':>9s}")
-            for m, s in f.items():
-                if m in ("per_network", "synapsnet_extra_networks_mean_r"):
-                    continue
-                pt = s.get("paired_r_synapsnet_minus_this_across_neurons")
-                extra = f"{pt['mean_difference']:+14.4f} {pt['p_value']:9.2g}" if pt else ""
-                print(f"{m:22s} {s['mean_r']:7.4f} {s['mean_mse_z']:7.4f} {extra}")
     for name, r in res.get("real", {}).items():
         print(f"\n## {name}: one-step forecast r on the test block (paired across neurons)")
         for m, s in r["summary"].items():
@@ -383,10 +214,13 @@ def main() -> None:
         "--forecast-networks",
         type=int,
         default=1,
-        help="networks per generator on which all forecasting baselines run",
+        help="networks per generator on which the neural forecasting baselines also run "
+        "(last value and ridge VAR run on every network)",
     )
     p.add_argument("--forecasters", nargs="*", default=list(FORECASTERS), choices=FORECASTERS)
-    p.add_argument("--generators", nargs="*", default=["rate", "lif", "calcium"])
+    p.add_argument(
+        "--generators", nargs="*", default=["rate", "lif", "calcium"], choices=list(GENERATORS)
+    )
     p.add_argument("--datasets", nargs="*", default=["m1", "zebrafish"])
     p.add_argument("--num-neurons", type=int, default=100)
     p.add_argument("--num-steps", type=int, default=8000)
@@ -396,19 +230,49 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for the networks")
+    p.add_argument(
+        "--no-lag0",
+        dest="lag0",
+        action="store_false",
+        help="skip the same-frame-current SynapsNet fit (current_lag=0)",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        default=ROOT / "results" / "synapsnet_eval_networks",
+        help="one JSON per network (resume: existing ones are skipped)",
+    )
+    p.add_argument(
+        "--aggregate",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only summarise the per-network JSONs in DIR (print tables, write --out)",
+    )
     p.add_argument(
         "--checkpoint-dir",
         type=Path,
         default=None,
         help="keep SynapsNet checkpoints of the real-data fits here (resume)",
     )
-    p.add_argument("--out", type=Path, default=ROOT / "results" / "synapsnet_eval.json")
+    p.add_argument("--out", type=Path, default=None, help="summary JSON (default per mode)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.aggregate is not None:
+        out = args.out or ROOT / "results" / "synapsnet_eval_50.json"
+        summary = aggregate(args.aggregate)
+        summary["git_commit"] = _git_commit()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=1, default=_json_default))
+        print(format_tables(summary))
+        log(f"wrote {out}")
+        return
+    args.out = args.out or ROOT / "results" / "synapsnet_eval.json"
     res: dict[str, Any] = {
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread(s)",
+        f"{args.jobs} process(es) x 1 thread, {os.cpu_count()} CPUs",
         "git_commit": _git_commit(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -418,8 +282,11 @@ def main() -> None:
 
     tic = time.perf_counter()
     if args.generators and args.networks > 0:
-        res["synthetic"] = synthetic_part(args)
+        run_networks(args, log)
+        res["synthetic"] = aggregate(args.results_dir)
+        res["synthetic_s"] = time.perf_counter() - tic
         dump()
+        print(format_tables(res["synthetic"]))
     if args.datasets:
 
         def dump_real(real: dict[str, Any]) -> None:

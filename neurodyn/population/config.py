@@ -20,6 +20,7 @@ LOSSES = ("mse", "poisson")
 SIGNS = ("none", "dale")
 NAN_POLICIES = ("error", "mask")
 A_INITS = ("zeros", "normal")
+CURRENT_LAGS = (0, 1)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ class SynapsNetConfig:
             network and the M1 recording (``benchmarks/synapsnet_settings.py``).
         loss: ``"mse"`` on z-scored activity (calcium) or ``"poisson"`` negative log-likelihood
             of raw counts with a log-rate output (spike counts; activity must be >= 0).
+        current_lag: ``1`` (default, SynapsNet): the input-current window that predicts
+            x[t+1] is ``I[t-W+1 .. t]`` -- a forecaster. ``0``: the window is shifted by one
+            frame to ``I[t-W+2 .. t+1]``, so the same-frame current
+            ``I_i[t+1] = sum_{k != i} A[i, k] x_k[t+1]`` enters the prediction of ``x_i[t+1]``.
+            For *connectivity estimation* when a frame is much longer than the synaptic delay
+            (calcium imaging at 2-30 Hz), where interactions happen within a frame and a lagged
+            current cannot see them. Such a model is not a forecaster: ``predict`` returns
+            same-frame conditional predictions and ``forecast`` raises. Needs
+            ``zero_diagonal=True`` (otherwise A[i, i] would copy the target).
         nan_policy: ``"error"`` (NaN in activity/behaviour raises) or ``"mask"`` (NaN entries
             are left out of the loss and of the z-scoring statistics and enter the decoder as
             the training mean).
@@ -76,6 +86,7 @@ class SynapsNetConfig:
     a_init: str = "zeros"
     l1: float = 0.01
     loss: str = "mse"
+    current_lag: int = 1
     nan_policy: str = "error"
     input_clip: float | None = 10.0
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -105,6 +116,13 @@ class SynapsNetConfig:
         check_choice("a_init", self.a_init, A_INITS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("nan_policy", self.nan_policy, NAN_POLICIES)
+        lag = self.current_lag
+        if isinstance(lag, bool) or not isinstance(lag, int) or lag not in CURRENT_LAGS:
+            fail(
+                "current_lag",
+                "0 (same-frame current, connectivity estimation) or 1 (forecasting)",
+                self.current_lag,
+            )
         for name in ("l1", "weight_decay", "grad_clip"):
             check_positive(name, getattr(self, name), strict=False)
         check_positive("lr", self.lr)
@@ -117,6 +135,13 @@ class SynapsNetConfig:
         for name in ("zero_diagonal", "learn_connectivity"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "a bool", getattr(self, name), exc=TypeError)
+        if self.current_lag == 0 and not self.zero_diagonal:
+            fail(
+                "zero_diagonal",
+                "True when current_lag=0",
+                self.zero_diagonal,
+                "A same-frame current with A[i, i] != 0 would contain the target itself.",
+            )
         split = tuple(self.split)
         if len(split) != 3 or not all(
             isinstance(f, (int, float)) and math.isfinite(f) and 0 <= f <= 1 for f in split

@@ -175,20 +175,24 @@ class SynapsNet(nn.Module):
         xw: torch.Tensor,
         bw: torch.Tensor | None,
         rows: slice,
+        xc: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Raw decoder output for neurons ``rows`` (z-scored value or log-rate).
 
         Args:
             session: session index.
-            xw: ``(B, N, W)`` z-scored activity windows (NaN already filled).
+            xw: ``(B, N, W)`` z-scored activity windows (NaN already filled), ending one step
+                before the predicted frame.
             bw: ``(B, W, num_behaviour)`` z-scored behaviour windows or None.
             rows: neuron slice to predict.
+            xc: ``(B, N, W)`` windows the input currents are computed from (None: ``xw``).
+                With ``config.current_lag == 0`` these end *at* the predicted frame.
 
         Returns:
             ``(B, C)`` outputs for the ``C`` neurons of ``rows``.
         """
         a = self.adjacency(session)[rows]  # (C, N)
-        cur = torch.matmul(a, xw)  # (B, C, W)
+        cur = torch.matmul(a, xw if xc is None else xc)  # (B, C, W)
         emb = self.neuron_embeddings[session][rows] if self.config.embedding_dim else None
         return self.decoder(xw[:, rows], cur, bw, emb)
 
@@ -259,22 +263,26 @@ class SynapsNet(nn.Module):
         Returns:
             ``(num_steps, N)`` float32 CPU tensor; row t predicts ``activity[t]`` from rows
             ``< t`` (expected counts for the Poisson loss); the first ``window`` rows are NaN.
+            With ``config.current_lag == 0`` row t also uses the *other* neurons' row t
+            (through A): a same-frame conditional prediction, not a forecast.
         """
         s = self._session(session)
         z, zb = self._prepare(activity, behaviour, s)
         w, (t_len, n) = self.config.window, z.shape
         out = torch.full((t_len, n), float("nan"), device=self.device)
         xu = z.T.unfold(1, w, 1)  # (N, T-W+1, W)
+        shift = 1 - self.config.current_lag  # current windows end at the target when 1
         bu = zb.unfold(0, w, 1) if zb is not None else None  # (T-W+1, nb, W)
         bsz = self.config.batch_size
         chunk = self.neuron_chunk(bsz)
         for t0 in range(w, t_len, bsz):
             starts = torch.arange(t0, min(t0 + bsz, t_len), device=self.device) - w
             xw = xu[:, starts].permute(1, 0, 2)
+            xc = xu[:, starts + shift].permute(1, 0, 2) if shift else None
             bw = bu[starts].transpose(1, 2) if bu is not None else None
             for c0 in range(0, n, chunk):
                 rows = slice(c0, min(c0 + chunk, n))
-                raw = self.decode(s, xw, bw, rows)
+                raw = self.decode(s, xw, bw, rows, xc)
                 out[starts + w, rows] = self._outputs_to_units(raw, s, rows)
         return out.cpu()
 
@@ -303,6 +311,14 @@ class SynapsNet(nn.Module):
             ``(steps, N)`` float32 CPU tensor in the original units.
         """
         s = self._session(session)
+        if self.config.current_lag == 0:
+            fail(
+                "config.current_lag",
+                "1 for forecasting",
+                0,
+                "A model with a same-frame current (current_lag=0) needs the frame it predicts; "
+                "fit one with the default current_lag=1 to forecast.",
+            )
         steps = check_positive("steps", steps, integer=True)
         z, zb = self._prepare(activity, behaviour, s, extra_behaviour=steps)
         w, n = self.config.window, z.shape[1]

@@ -79,12 +79,17 @@ class _Session:
         self.val_t = torch.arange(max(w, val.start), val.stop, device=device)
         self.num_neurons = x.shape[1]
         self.window = w
+        self.current_lag = config.current_lag
 
     def batch(self, targets: torch.Tensor):
+        """Windows for the target frames: ``xw`` ``(B, N, W)`` ending at ``targets - 1``,
+        ``xc`` (the current windows, ending at ``targets`` when ``current_lag == 0``, else
+        None), ``bw`` ``(B, W, nb)`` or None, targets ``(B, N)`` and their validity mask."""
         starts = targets - self.window
         xw = self.xu[:, starts].permute(1, 0, 2)  # (B, N, W)
+        xc = self.xu[:, starts + 1].permute(1, 0, 2) if self.current_lag == 0 else None
         bw = self.bu[starts].transpose(1, 2) if self.bu is not None else None
-        return xw, bw, self.target[targets], self.valid[targets]
+        return xw, xc, bw, self.target[targets], self.valid[targets]
 
 
 def _loss_sum(out: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, kind: str):
@@ -271,13 +276,13 @@ def _canonical_sign(model: SynapsNet, sessions: Sequence[_Session], max_windows:
     gain = 0.0
     for s, sess in enumerate(sessions):
         targets = sess.train_t[:max_windows]
-        xw, bw, _, _ = sess.batch(targets)
+        xw, xc, bw, _, _ = sess.batch(targets)
         chunk = model.neuron_chunk(len(targets))
         emb_all = model.neuron_embeddings[s]
         for c0 in range(0, sess.num_neurons, chunk):
             rows = slice(c0, min(c0 + chunk, sess.num_neurons))
             with torch.no_grad():
-                cur = torch.matmul(model.adjacency(s)[rows], xw)
+                cur = torch.matmul(model.adjacency(s)[rows], xw if xc is None else xc)
             cur.requires_grad_(True)
             emb = emb_all[rows].detach() if model.config.embedding_dim else None
             out = model.decoder(xw[:, rows], cur, bw, emb)
@@ -316,14 +321,14 @@ def _train_epoch(model: SynapsNet, sessions: Sequence[_Session], optimizer, conf
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for s, targets in plan:
         sess = sessions[s]
-        xw, bw, tgt, valid = sess.batch(targets)
+        xw, xc, bw, tgt, valid = sess.batch(targets)
         n_valid = valid.sum().clamp_min(1)
         optimizer.zero_grad(set_to_none=True)
         chunk = model.neuron_chunk(len(targets))
         batch_loss = torch.zeros((), device=xw.device)
         for c0 in range(0, sess.num_neurons, chunk):
             rows = slice(c0, min(c0 + chunk, sess.num_neurons))
-            out = model.decode(s, xw, bw, rows)
+            out = model.decode(s, xw, bw, rows, xc)
             loss = _loss_sum(out, tgt[:, rows], valid[:, rows], config.loss) / n_valid
             loss.backward()
             batch_loss += loss.detach()
@@ -354,11 +359,11 @@ def _evaluate(model: SynapsNet, sessions: Sequence[_Session], config, which: str
     count = 0.0
     for s, sess in enumerate(sessions):
         for targets in getattr(sess, which).split(config.batch_size):
-            xw, bw, tgt, valid = sess.batch(targets)
+            xw, xc, bw, tgt, valid = sess.batch(targets)
             chunk = model.neuron_chunk(len(targets))
             for c0 in range(0, sess.num_neurons, chunk):
                 rows = slice(c0, min(c0 + chunk, sess.num_neurons))
-                out = model.decode(s, xw, bw, rows)
+                out = model.decode(s, xw, bw, rows, xc)
                 total += _loss_sum(out, tgt[:, rows], valid[:, rows], config.loss).double()
             count += float(valid.sum())
     return float(total) / count if count else float("nan")
@@ -390,7 +395,8 @@ def _load_checkpoint(path: Path, model: SynapsNet, optimizer, config: SynapsNetC
         meta = f.metadata() or {}
     saved = json.loads(meta.get("config", "{}"))
     now = config.to_dict()
-    diff = sorted(k for k in now if k not in RESUMABLE and saved.get(k) != now[k])
+    defaults = SynapsNetConfig().to_dict()  # keys added later: older files hold the default
+    diff = sorted(k for k in now if k not in RESUMABLE and saved.get(k, defaults[k]) != now[k])
     if diff:
         fail(
             "checkpoint_dir",
