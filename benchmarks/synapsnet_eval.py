@@ -217,6 +217,19 @@ def main() -> None:
         help="networks per generator on which the neural forecasting baselines also run "
         "(last value and ridge VAR run on every network)",
     )
+    p.add_argument(
+        "--forecast-every",
+        type=int,
+        default=0,
+        metavar="M",
+        help="also run the neural forecasting baselines on every network k with k %% M == 0",
+    )
+    p.add_argument(
+        "--first-network",
+        type=int,
+        default=0,
+        help="index of the first network (shards: networks first .. first + networks - 1)",
+    )
     p.add_argument("--forecasters", nargs="*", default=list(FORECASTERS), choices=FORECASTERS)
     p.add_argument(
         "--generators", nargs="*", default=["rate", "lif", "calcium"], choices=list(GENERATORS)

@@ -109,6 +109,12 @@ def make_baseline(name: str, window: int, epochs: int, patience: int, seed: int)
     }[name]()
 
 
+def runs_neural_baselines(k: int, args: argparse.Namespace) -> bool:
+    """Whether network ``k`` also gets the neural forecasting baselines (expensive)."""
+    every = getattr(args, "forecast_every", 0)
+    return k < args.forecast_networks or bool(every and k % every == 0)
+
+
 def evaluate_network(kind: str, k: int, args: argparse.Namespace) -> dict[str, Any]:
     """Everything measured on network ``k`` of generator ``kind`` (JSON-serialisable)."""
     import torch
@@ -162,7 +168,7 @@ def evaluate_network(kind: str, k: int, args: argparse.Namespace) -> dict[str, A
     )
     times["connectivity_baselines"] = time.perf_counter() - tic
     forecasts = {"synapsnet": forecast_scores(model.predict(x).numpy(), x, train, test)}
-    names = CHEAP + (NEURAL if k < args.forecast_networks else ())
+    names = CHEAP + (NEURAL if runs_neural_baselines(k, args) else ())
     for name in names:
         if name not in args.forecasters:
             continue
@@ -229,7 +235,9 @@ def _init_worker() -> None:
 def run_networks(args: argparse.Namespace, log) -> None:
     """Evaluate ``args.networks`` networks per generator in ``args.jobs`` processes (resumes)."""
     todo = []
-    for k in range(args.networks):  # interleave generators: a partial run stays balanced
+    first = getattr(args, "first_network", 0)
+    # interleave generators: a partial run stays balanced
+    for k in range(first, first + args.networks):
         for kind in args.generators:
             path = _path(args.results_dir, kind, k)
             if path.is_file():
@@ -242,7 +250,7 @@ def run_networks(args: argparse.Namespace, log) -> None:
                 continue
             todo.append((kind, k))
     # long tasks (all forecasting baselines) first: better load balance
-    todo.sort(key=lambda t: t[1] >= args.forecast_networks)
+    todo.sort(key=lambda t: not runs_neural_baselines(t[1], args))
     log(f"{len(todo)} networks to evaluate ({args.jobs} processes) -> {args.results_dir}")
     if not todo:
         return

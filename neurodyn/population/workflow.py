@@ -96,6 +96,10 @@ def fit_recording(
         "epochs_run": len(model.history["val_loss"]),
         "fit_seconds": fit_s,
         "test_steps": int(test.stop - test.start),
+        # current_lag=0 models see the other neurons' predicted frame: not a forecast
+        "prediction": "one-step forecast"
+        if config.current_lag == 1
+        else "same-frame conditional prediction (current_lag=0)",
         "test_mse": _mse(truth, pred),
         "test_mean_pearson_r": _mean_r(truth, pred),
         "last_value_test_mse": _mse(truth, last),

@@ -213,6 +213,11 @@ def _err_model():
             "steps: expected a finite number > 0",
         ),
         (
+            lambda m: m.forecast(torch.randn(5, 4), torch.randn(7, 1), steps=2),
+            ValueError,
+            "activity: expected more than window=5 time steps",
+        ),
+        (
             lambda m: m.forecast(torch.randn(20, 4), torch.randn(20, 1), steps=2),
             ValueError,
             "behaviour: expected shape \\(22, 1\\)",
