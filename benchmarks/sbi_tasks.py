@@ -5,10 +5,18 @@ C2ST uses neurodyn's classifier (MLP 2 x 10*dim, cross-validated) for both, agai
 sbibm reference posterior samples of each observation. Wall time is the training call only
 (``train()``), and separately the time to draw the posterior samples.
 
+Methods: ``neurodyn`` = ``NPEConfig()`` defaults (automatic estimator/batch/learning rate,
+see ``neurodyn.inference.config.auto_settings``); ``neurodyn_nsf``/``neurodyn_maf`` = NSF/MAF
+with 5 transforms, batch 512, lr 1e-3 (the settings of the first table in RESULTS.md);
+``neurodyn_nsf3_b2048``/``neurodyn_maf_b2048`` = the candidates behind the automatic choice;
+``sbi`` = ``sbi.inference.NPE(prior)`` defaults.
+
 Usage (small default; the full grid takes hours on 2 cores)::
 
     python benchmarks/sbi_tasks.py --tasks two_moons gaussian_linear --budgets 1000 10000 \
-        --num-observations 3 --methods neurodyn sbi
+        --num-observations 3 --methods neurodyn sbi --seeds 0 1 2
+
+    python benchmarks/sbi_tasks.py --summarise part1.json part2.json ...   # noise-aware table
 
 Needs ``sbibm`` (``pip install --no-deps sbibm`` plus pyro-ppl) and ``sbi==0.27.0``.
 Writes ``benchmarks/results/sbi_tasks.json`` (or ``--out``) and prints a table.
@@ -18,9 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import signal
+import sys
 import time
+import types
 from pathlib import Path
 
 import torch
@@ -28,29 +40,34 @@ import torch
 TASKS = ("gaussian_linear", "two_moons", "slcp", "gaussian_mixture", "bernoulli_glm")
 #: Published single-round NPE C2ST means over 10 sbibm tasks (Lueckmann et al., 2021)
 PUBLISHED_NPE_MEAN = {1000: 0.838, 10000: 0.736, 100000: 0.654}
+#: neurodyn variants: NPEConfig overrides (the default method uses none)
+VARIANTS: dict[str, dict] = {
+    "neurodyn": {},
+    "neurodyn_nsf": dict(estimator="nsf", num_transforms=5, batch_size=512, learning_rate=1e-3),
+    "neurodyn_maf": dict(estimator="maf", num_transforms=5, batch_size=512, learning_rate=1e-3),
+    "neurodyn_nsf3_b2048": dict(
+        estimator="nsf", num_transforms=3, batch_size=2048, learning_rate=2e-3
+    ),
+    "neurodyn_maf_b2048": dict(
+        estimator="maf", num_transforms=5, batch_size=2048, learning_rate=2e-3
+    ),
+}
 
 
-def neurodyn_config(args: argparse.Namespace, estimator: str):
-    from neurodyn.inference import NPEConfig
-
-    return NPEConfig(
-        estimator=estimator,
-        hidden_features=args.hidden,
-        num_transforms=args.transforms,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        patience=args.patience,
-        num_threads=args.threads,
-        seed=args.seed,
-        device=args.device,
-    )
+class _TimeLimit(Exception):
+    pass
 
 
-def run_neurodyn(prior, theta, x, xs, num_samples, args, estimator="nsf"):
-    from neurodyn.inference import NPE
+def _alarm(signum, frame):
+    raise _TimeLimit
 
+
+def run_neurodyn(prior, theta, x, xs, num_samples, args, variant="neurodyn", seed=0):
+    from neurodyn.inference import NPE, NPEConfig
+
+    cfg = NPEConfig(num_threads=args.threads, seed=seed, device=args.device, **VARIANTS[variant])
     theta, x, xs = theta.to(args.device), x.to(args.device), xs.to(args.device)
-    npe = NPE(prior, neurodyn_config(args, estimator)).append_simulations(theta, x)
+    npe = NPE(prior, cfg).append_simulations(theta, x)
     t0 = time.perf_counter()
     npe.train(show_progress=False)
     t_train = time.perf_counter() - t0
@@ -58,21 +75,67 @@ def run_neurodyn(prior, theta, x, xs, num_samples, args, estimator="nsf"):
     t0 = time.perf_counter()
     samples = post.sample_batched((num_samples,), x=xs).cpu()
     t_sample = time.perf_counter() - t0
+    rc = npe.resolved_config
     return (
         samples,
         t_train,
         t_sample,
-        {"epochs": npe.summary.epochs, "steps": npe.summary.num_steps},
+        {
+            "epochs": npe.summary.epochs,
+            "steps": npe.summary.num_steps,
+            "config": {
+                k: getattr(rc, k)
+                for k in ("estimator", "num_transforms", "batch_size", "learning_rate")
+            },
+        },
     )
 
 
-def run_sbi(prior, theta, x, xs, num_samples, args):
+def _import_sbi():
+    """Import sbi; without the tensorboard package, stub sbi's (unused) SummaryWriter.
+
+    The stub only drops sbi's per-epoch logging (which makes sbi slightly faster: the speed
+    ratios stay conservative); it is reported in the JSON meta.
+    """
+    try:
+        import torch.utils.tensorboard.writer  # noqa: F401
+    except ImportError:
+
+        class SummaryWriter:
+            def __init__(self, *a, **k):
+                pass
+
+            def __getattr__(self, name):
+                return lambda *a, **k: None
+
+        mod = types.ModuleType("torch.utils.tensorboard.writer")
+        mod.SummaryWriter = SummaryWriter
+        pkg = types.ModuleType("torch.utils.tensorboard")
+        pkg.SummaryWriter = SummaryWriter
+        pkg.writer = mod
+        sys.modules["torch.utils.tensorboard"] = pkg
+        sys.modules["torch.utils.tensorboard.writer"] = mod
+        os.environ["SBI_TENSORBOARD_STUB"] = "1"
     from sbi.inference import NPE as SBINPE
 
-    inference = SBINPE(prior=prior, density_estimator=args.sbi_estimator, show_progress_bars=False)
+    return SBINPE
+
+
+def run_sbi(prior, theta, x, xs, num_samples, args, seed=0):
+    sbinpe = _import_sbi()
+    torch.manual_seed(seed)
+    inference = sbinpe(prior=prior, density_estimator=args.sbi_estimator, show_progress_bars=False)
     inference.append_simulations(theta, x)
     t0 = time.perf_counter()
-    inference.train()
+    if args.time_limit:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(int(args.time_limit))
+    try:
+        inference.train()
+    except _TimeLimit:
+        return None, time.perf_counter() - t0, 0.0, {"timed_out": True}
+    finally:
+        signal.alarm(0)
     t_train = time.perf_counter() - t0
     post = inference.build_posterior()
     t0 = time.perf_counter()
@@ -87,11 +150,7 @@ def run_sbi(prior, theta, x, xs, num_samples, args):
     return samples, t_train, t_sample, {"epochs": inference._summary["epochs_trained"][-1]}
 
 
-METHODS = {
-    "neurodyn": (run_neurodyn, {"estimator": "nsf"}),
-    "neurodyn_maf": (run_neurodyn, {"estimator": "maf"}),
-    "sbi": (run_sbi, {}),
-}
+METHODS = [*VARIANTS, "sbi"]
 
 
 def main() -> None:
@@ -110,21 +169,35 @@ def main() -> None:
         "--methods",
         nargs="+",
         default=["neurodyn", "sbi"],
-        choices=list(METHODS),
-        help="neurodyn = NSF (default estimator), neurodyn_maf = MAF, sbi = sbi's NPE",
+        choices=METHODS,
+        help="neurodyn = NPEConfig() defaults; see the module docstring for the others",
+    )
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="repeat with these seeds (simulations, initialisation, shuffling)",
     )
     p.add_argument("--device", default="cpu", help="device of neurodyn training and C2ST")
     p.add_argument("--merge", nargs="+", help="merge these result JSONs into --out and exit")
+    p.add_argument(
+        "--summarise", nargs="+", help="noise-aware comparison of these result JSONs and exit"
+    )
     p.add_argument("--sbi-estimator", default="maf")
-    p.add_argument("--hidden", type=int, default=50)
-    p.add_argument("--transforms", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=10)
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=0,
+        help="stop sbi's train() after this many seconds and record a timed-out row",
+    )
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/results/sbi_tasks.json")
     args = p.parse_args()
+    if args.summarise:
+        rows = [r for f in args.summarise for r in json.loads(Path(f).read_text())["rows"]]
+        summarise(rows)
+        return
     if args.merge:
         parts = [json.loads(Path(f).read_text()) for f in args.merge]
         rows = [r for part in parts for r in part["rows"]]
@@ -147,42 +220,52 @@ def main() -> None:
         xs = torch.cat([task.get_observation(i) for i in obs]).float()
         refs = [task.get_reference_posterior_samples(i)[: args.num_samples] for i in obs]
         for budget in args.budgets:
-            torch.manual_seed(args.seed + budget)
-            theta = task.get_prior()(num_samples=budget)
-            x = simulator(theta)
-            for method in args.methods:
-                runner, kwargs = METHODS[method]
-                torch.manual_seed(args.seed)
-                samples, t_train, t_sample, extra = runner(
-                    prior, theta, x, xs, args.num_samples, args, **kwargs
-                )
-                accs = [
-                    c2st(
-                        refs[k],
-                        samples[:, k],
-                        num_folds=args.c2st_folds,
-                        seed=k,
-                        device=args.device,
+            for seed in args.seeds:
+                torch.manual_seed(seed + budget)
+                theta = task.get_prior()(num_samples=budget)
+                x = simulator(theta)
+                for method in args.methods:
+                    torch.manual_seed(seed)
+                    if method == "sbi":
+                        out = run_sbi(prior, theta, x, xs, args.num_samples, args, seed=seed)
+                    else:
+                        out = run_neurodyn(
+                            prior, theta, x, xs, args.num_samples, args, method, seed=seed
+                        )
+                    samples, t_train, t_sample, extra = out
+                    accs = (
+                        [
+                            c2st(
+                                refs[k],
+                                samples[:, k],
+                                num_folds=args.c2st_folds,
+                                seed=k,
+                                device=args.device,
+                            )
+                            for k in range(len(obs))
+                        ]
+                        if samples is not None
+                        else []
                     )
-                    for k in range(len(obs))
-                ]
-                row = {
-                    "task": task_name,
-                    "budget": budget,
-                    "method": method,
-                    "c2st": accs,
-                    "c2st_mean": sum(accs) / len(accs),
-                    "train_s": t_train,
-                    "sample_s": t_sample,
-                    **extra,
-                }
-                rows.append(row)
-                print(
-                    f"{task_name:17s} {budget:>7d} {method:9s} C2ST {row['c2st_mean']:.3f} "
-                    f"train {t_train:7.1f} s  sample {t_sample:6.1f} s  {extra}",
-                    flush=True,
-                )
-                _write(args, rows)
+                    row = {
+                        "task": task_name,
+                        "budget": budget,
+                        "method": method,
+                        "seed": seed,
+                        "c2st": accs,
+                        "c2st_mean": sum(accs) / len(accs) if accs else None,
+                        "train_s": t_train,
+                        "sample_s": t_sample,
+                        **extra,
+                    }
+                    rows.append(row)
+                    c2 = f"{row['c2st_mean']:.3f}" if accs else "  -  "
+                    print(
+                        f"{task_name:17s} {budget:>7d} {method:20s} seed {seed} C2ST {c2} "
+                        f"train {t_train:7.1f} s  sample {t_sample:6.1f} s  {extra}",
+                        flush=True,
+                    )
+                    _write(args, rows)
     _table(rows)
 
 
@@ -208,8 +291,17 @@ def _write(args: argparse.Namespace, rows: list[dict], parts_meta: list | None =
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
 
+def _mean(v: list[float]) -> float:
+    return sum(v) / len(v)
+
+
+def _sd(v: list[float]) -> float:
+    m = _mean(v)
+    return math.sqrt(sum((a - m) ** 2 for a in v) / (len(v) - 1)) if len(v) > 1 else math.nan
+
+
 def _table(rows: list[dict]) -> None:
-    """Markdown table: C2ST (mean over observations) and training seconds per method."""
+    """Markdown table: C2ST (mean over observations and seeds) and training seconds."""
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     others = [m for m in methods if m != "sbi"] if "sbi" in methods else []
     head = " | ".join(f"{m} C2ST | {m} train s" for m in methods)
@@ -217,16 +309,106 @@ def _table(rows: list[dict]) -> None:
     print(f"\n| task | sims | {head} |{ratio_head}")
     print("|---|---|" + "---|" * (2 * len(methods) + len(others)))
     for task, budget in sorted({(r["task"], r["budget"]) for r in rows}):
-        by = {r["method"]: r for r in rows if r["task"] == task and r["budget"] == budget}
-        cells = [
-            f"{by[m]['c2st_mean']:.3f} | {by[m]['train_s']:.1f}" if m in by else "- | -"
-            for m in methods
-        ]
-        sb = by.get("sbi")
-        cells += [
-            f"{sb['train_s'] / by[m]['train_s']:.1f}x" if sb and m in by else "-" for m in others
-        ]
+        cell: dict[str, tuple[float | None, float]] = {}
+        for m in methods:
+            rs = [r for r in rows if (r["task"], r["budget"], r["method"]) == (task, budget, m)]
+            if rs:
+                done = [r["c2st_mean"] for r in rs if r.get("c2st_mean") is not None]
+                cell[m] = (_mean(done) if done else None, _mean([r["train_s"] for r in rs]))
+        cells = []
+        for m in methods:
+            if m not in cell:
+                cells.append("- | -")
+            else:
+                c, t = cell[m]
+                cells.append(f"{c:.3f} | {t:.1f}" if c is not None else f"timed out | >{t:.0f}")
+        sb = cell.get("sbi")
+        cells += [f"{sb[1] / cell[m][1]:.1f}x" if sb and m in cell else "-" for m in others]
         print(f"| {task} | {budget} | " + " | ".join(cells) + " |")
+
+
+def summarise(rows: list[dict], speed_goal: float = 5.0) -> list[dict]:
+    """Each neurodyn method against sbi per (task, budget), with a C2ST noise estimate.
+
+    Noise: rows of one seed share the simulations and observations, so the comparison is
+    paired. With >= 2 seeds, ``se`` is the standard error over seeds of the paired difference
+    ``d = C2ST(neurodyn) - C2ST(sbi)`` (each the mean over observations): it contains the
+    retraining noise (simulations, initialisation, shuffling) and the classifier's noise.
+    With one seed, ``se`` is the standard error over observations of the per-observation
+    differences (no retraining noise: an underestimate). "Accurate" means ``d <= 2 se``
+    (not worse than sbi beyond noise); "fast" means mean sbi / neurodyn training time
+    ``>= speed_goal`` (a timed-out sbi run gives a lower bound).
+    """
+    out = []
+    cells = sorted({(r["task"], r["budget"]) for r in rows})
+    methods = [m for m in METHODS if m != "sbi" and any(r["method"] == m for r in rows)]
+    print(
+        "\n| method | task | sims | seeds | neurodyn C2ST | sbi C2ST | d = nd - sbi | 2 se | "
+        "accurate | nd train s | sbi train s | speed-up | fast |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for m in methods:
+        for task, budget in cells:
+            nd = {
+                r["seed"]: r
+                for r in rows
+                if (r["task"], r["budget"], r["method"]) == (task, budget, m)
+            }
+            sb = {
+                r["seed"]: r
+                for r in rows
+                if (r["task"], r["budget"], r["method"]) == (task, budget, "sbi")
+            }
+            seeds = sorted(set(nd) & set(sb))
+            if not seeds:
+                continue
+            t_nd = _mean([nd[s]["train_s"] for s in seeds])
+            t_sb = _mean([sb[s]["train_s"] for s in seeds])
+            timed_out = any(sb[s].get("timed_out") for s in seeds)
+            ok = [s for s in seeds if sb[s].get("c2st_mean") is not None]
+            c_nd = _mean([nd[s]["c2st_mean"] for s in seeds])
+            if ok:
+                c_sb = _mean([sb[s]["c2st_mean"] for s in ok])
+                diffs = [nd[s]["c2st_mean"] - sb[s]["c2st_mean"] for s in ok]
+                d = _mean(diffs)
+                if len(ok) >= 2:
+                    se = _sd(diffs) / math.sqrt(len(ok))
+                else:
+                    per = [a - b for a, b in zip(nd[ok[0]]["c2st"], sb[ok[0]]["c2st"], strict=True)]
+                    se = _sd(per) / math.sqrt(len(per))
+                accurate = d <= 2 * se
+            else:
+                c_sb, d, se, accurate = math.nan, math.nan, math.nan, None
+            speed = t_sb / t_nd
+            rec = {
+                "method": m,
+                "task": task,
+                "budget": budget,
+                "seeds": seeds,
+                "c2st_neurodyn": c_nd,
+                "c2st_sbi": c_sb,
+                "diff": d,
+                "se": se,
+                "accurate": accurate,
+                "train_s_neurodyn": t_nd,
+                "train_s_sbi": t_sb,
+                "sbi_timed_out": timed_out,
+                "speedup": speed,
+                "fast": speed >= speed_goal,
+            }
+            out.append(rec)
+            ge = ">=" if timed_out else ""
+            acc = "-" if accurate is None else ("yes" if accurate else "**no**")
+            print(
+                f"| {m} | {task} | {budget} | {len(seeds)} | {c_nd:.3f} | {c_sb:.3f} | "
+                f"{d:+.3f} | {2 * se:.3f} | {acc} | {t_nd:.1f} | {ge}{t_sb:.1f} | "
+                f"{ge}{speed:.1f}x | {'yes' if speed >= speed_goal else '**no**'} |"
+            )
+    for m in methods:
+        recs = [r for r in out if r["method"] == m]
+        both = sum(1 for r in recs if r["accurate"] and r["fast"])
+        print(f"{m}: accurate and >= {speed_goal:g}x faster on {both} of {len(recs)} cells")
+    return out
 
 
 if __name__ == "__main__":

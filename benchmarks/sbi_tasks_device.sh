@@ -1,27 +1,49 @@
 #!/usr/bin/env bash
-# One device call: the CPU grid (10 independent 1-thread processes, 16-core host) and the
-# GPU timings of neurodyn NPE, all written to $OUT. Usage on the device machine (repo root):
-#   bash benchmarks/sbi_tasks_device.sh   (needs .whl and .carry/sbiwhl carried)
+# neurodyn (NPEConfig defaults) vs sbi 0.27 NPE on the sbibm tasks, on the 16-core CPU host of
+# the device machine: independent 1-thread processes (one per task, budget, seed, method),
+# JOBS at a time, longest first; results and tables under $OUT. One call per PART, each under
+# 10 minutes:
+#   PART=main        10^3 and 10^4, seeds 0 1 2, 10 observations: neurodyn and sbi
+#   PART=candidates  10^3 and 10^4, seed 0, 10 observations: the fixed-setting variants
+#   PART=1e5         10^5, seed 0, 3 observations: neurodyn and sbi (sbi stopped at SBI_LIMIT s)
+# Usage (repository root, .whl/ carried): PART=main bash benchmarks/sbi_tasks_device.sh
 set -u
-python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/zuko-*.whl .carry/sbiwhl/*.whl
-export PYTHONPATH=/tmp/site:$PWD:${PYTHONPATH:-}
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NEURODYN_PROGRESS=0
-LIMIT=${LIMIT:-320}
+source benchmarks/sbi_tasks_device_setup.sh
+PART=${PART:-main}
+JOBS=${JOBS:-14}
+WALL=${WALL:-540}
 mkdir -p "$OUT/parts"
-nproc; python3 -c "import torch, sbi, zuko, sbibm; print(torch.__version__, sbi.__version__, zuko.__version__, torch.cuda.get_device_name(0))"
-for t in gaussian_linear two_moons slcp gaussian_mixture bernoulli_glm; do
-  for b in 1000 10000; do
-    timeout $LIMIT python3 benchmarks/sbi_tasks.py --tasks $t --budgets $b --num-observations 10 \
-      --methods neurodyn neurodyn_maf sbi --threads 1 --out "$OUT/parts/cpu_${t}_${b}.json" \
-      > "$OUT/parts/cpu_${t}_${b}.log" 2>&1 &
-  done
-done
-timeout $LIMIT python3 benchmarks/sbi_tasks.py --tasks two_moons slcp --budgets 10000 100000 \
-  --num-observations 3 --methods neurodyn --device cuda --threads 1 \
-  --out "$OUT/parts/gpu.json" > "$OUT/parts/gpu.log" 2>&1 &
-wait
-python3 benchmarks/sbi_tasks.py --merge $OUT/parts/cpu_*.json --out "$OUT/sbi_tasks_cpu16.json" > "$OUT/table_cpu.md" 2>&1
-python3 benchmarks/sbi_tasks.py --merge $OUT/parts/gpu.json --out "$OUT/sbi_tasks_gpu.json" > "$OUT/table_gpu.md" 2>&1
-cat $OUT/parts/*.log > "$OUT/logs.txt"
+TASKS="two_moons slcp bernoulli_glm gaussian_linear gaussian_mixture"
+jobs_file=$(mktemp)
+case "$PART" in
+  main)
+    for b in 10000 1000; do for m in sbi neurodyn; do for s in 0 1 2; do for t in $TASKS; do
+      echo "$t $b $s $m 10 0"; done; done; done; done > "$jobs_file" ;;
+  candidates)
+    for b in 10000 1000; do for m in neurodyn_nsf neurodyn_nsf3_b2048 neurodyn_maf_b2048 neurodyn_maf; do
+      for t in $TASKS; do echo "$t $b 0 $m 10 0"; done; done; done > "$jobs_file" ;;
+  1e5)
+    for m in sbi neurodyn; do for t in $TASKS; do
+      echo "$t 100000 0 $m 3 ${SBI_LIMIT:-420}"; done; done > "$jobs_file" ;;
+  *) echo "unknown PART=$PART"; exit 2 ;;
+esac
+echo "$(wc -l < "$jobs_file") jobs, $JOBS at a time"
+run_one() {  # task budget seed method num_observations sbi_time_limit
+  local left=$((START + WALL - $(date +%s)))
+  if [ "$left" -lt 60 ]; then echo "skipped: $*" > "$OUT/parts/$1_$2_$3_$4.log"; return 0; fi
+  timeout "$left" python3 benchmarks/sbi_tasks.py --tasks "$1" --budgets "$2" --seeds "$3" --methods "$4" \
+    --num-observations "$5" --time-limit "$6" --threads 1 \
+    --out "$OUT/parts/$1_$2_$3_$4.json" > "$OUT/parts/$1_$2_$3_$4.log" 2>&1
+}
+START=$(date +%s)
+export -f run_one
+export OUT START WALL
+xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' _ < "$jobs_file"
+echo "xargs rc=$? after $(( $(date +%s) - START )) s"
+python3 benchmarks/sbi_tasks.py --merge "$OUT"/parts/*.json --out "$OUT/sbi_tasks_cpu16_$PART.json" \
+  > "$OUT/table_$PART.md" 2>&1
+python3 benchmarks/sbi_tasks.py --summarise "$OUT/sbi_tasks_cpu16_$PART.json" \
+  >> "$OUT/table_$PART.md" 2>&1
+tail -n 3 "$OUT"/parts/*.log > "$OUT/logs_$PART.txt" 2>&1
 rm -rf "$OUT/parts"
-cat "$OUT/table_cpu.md" "$OUT/table_gpu.md"
+cat "$OUT/table_$PART.md"

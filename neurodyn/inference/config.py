@@ -6,17 +6,62 @@ validates its fields on construction, so a misspelled or out-of-range setting fa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from neurodyn._validation import check_choice, check_positive, check_probability, fail
 
-__all__ = ["EmbeddingConfig", "NPEConfig", "RestrictionConfig", "config_from_dict"]
+__all__ = [
+    "EmbeddingConfig",
+    "NPEConfig",
+    "RestrictionConfig",
+    "auto_settings",
+    "config_from_dict",
+]
 
-ESTIMATORS = ("nsf", "maf", "mdn")
+ESTIMATORS = ("auto", "nsf", "maf", "mdn")
 EMBEDDINGS = ("identity", "mlp", "cnn", "permutation_invariant")
 Z_SCORE_THETA = ("independent", "none")
+THETA_TRANSFORMS = ("none", "logit")
 Z_SCORE_X = ("independent", "structured", "none")
+
+
+#: ``theta`` dimensions up to which ``estimator="auto"`` picks the spline flow at large budgets
+AUTO_NSF_MAX_PARAMS = 5
+#: training pairs from which ``estimator="auto"`` considers the spline flow (and its batch)
+AUTO_LARGE_FROM = 5000
+
+
+def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any]:
+    """The automatic estimator and optimiser settings of :class:`NPEConfig`.
+
+    Chosen on the sbibm tasks against ``sbi`` 0.27 NPE (``benchmarks/sbi_tasks.py``,
+    ``benchmarks/RESULTS.md``), for "C2ST not worse than sbi and training >= 5x faster on one
+    CPU thread". Measured there: a zuko spline-flow (NSF) step costs 2.5-5x a masked-affine
+    (MAF) step, growing with the dimension, and 3 NSF transforms cost ~55 % of 5; a step on
+    2048 pairs costs only ~2x one on 512 (small flows are overhead-bound). MAF is as accurate
+    as sbi on every task at 10^3 and on the near-Gaussian 10-D tasks at 10^4, but not on
+    curved/multimodal low-dimensional posteriors at 10^4 (two_moons, slcp), where NSF is. So:
+
+    * ``num_simulations >= 5000`` (or unknown) and ``num_params <= 5``: ``"nsf"`` with 3
+      transforms, batch 2048, learning rate 2e-3;
+    * otherwise: ``"maf"`` with 5 transforms, batch 512, learning rate 1e-3.
+
+    Args:
+        num_simulations: number of training pairs, or ``None`` when unknown.
+        num_params: dimension of ``theta``.
+
+    Returns:
+        ``{"estimator", "num_transforms", "batch_size", "learning_rate"}``.
+
+    Example:
+        >>> auto_settings(10_000, 2)["estimator"], auto_settings(1000, 2)["estimator"]
+        ('nsf', 'maf')
+    """
+    large = num_simulations is None or num_simulations >= AUTO_LARGE_FROM
+    if large and num_params <= AUTO_NSF_MAX_PARAMS:
+        return {"estimator": "nsf", "num_transforms": 3, "batch_size": 2048, "learning_rate": 2e-3}
+    return {"estimator": "maf", "num_transforms": 5, "batch_size": 512, "learning_rate": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -63,21 +108,34 @@ class NPEConfig:
     """Density estimator and training settings of :class:`~neurodyn.inference.NPE`.
 
     Args:
-        estimator: ``"nsf"`` (neural spline flow, default), ``"maf"`` (masked autoregressive
-            flow) or ``"mdn"`` (mixture density network; ``num_components=1`` is the
-            single-Gaussian SNPE-B-style estimator of the eLife Allen-cell fits).
+        estimator: ``"auto"`` (default: ``"nsf"`` for up to 5 parameters and at least 5000
+            training pairs, else ``"maf"``; see :func:`auto_settings`), ``"nsf"`` (neural
+            spline flow), ``"maf"`` (masked autoregressive flow) or ``"mdn"`` (mixture
+            density network; ``num_components=1`` is the single-Gaussian SNPE-B-style
+            estimator of the eLife Allen-cell fits).
         hidden_features: width of the conditioner networks.
-        num_transforms: number of flow transforms (``nsf``/``maf``).
+        num_transforms: number of flow transforms (``nsf``/``maf``; ``None``: automatic,
+            3 for the automatic NSF, else 5).
         num_bins: spline bins (``nsf``).
         num_components: mixture components (``mdn``).
         z_score_theta: ``"independent"`` (per parameter) or ``"none"``.
+        theta_transform: ``"none"``, or ``"logit"``: the flow models
+            ``u = logit((theta - low) / (high - low))`` for a box-uniform prior (bounds taken
+            from the prior), so every sample lies inside the box (no leakage, no rejection);
+            ``log_prob`` includes the Jacobian. ``u`` is z-scored with the moments of a
+            logistic variable (mean 0, std pi/sqrt(3)), those of ``u`` under the prior.
         z_score_x: ``"independent"`` (per entry), ``"structured"`` (one mean/std for all
             entries, for raw traces) or ``"none"``.
         embedding: the embedding net for ``x``.
-        batch_size: minibatch size.
-        learning_rate: Adam learning rate.
+        batch_size: minibatch size (``None``: automatic, 2048 with the automatic NSF, else
+            512).
+        learning_rate: Adam learning rate (``None``: automatic, 2e-3 with batch 2048, else
+            1e-3).
         max_epochs: upper bound on training epochs.
         patience: stop after this many epochs without a better validation loss.
+        lr_decay: multiply the learning rate by this factor after every ``lr_patience``
+            epochs without a better validation loss (``None``: constant learning rate).
+        lr_patience: epochs without improvement before each learning-rate decay.
         validation_fraction: fraction of valid simulations held out for early stopping.
         clip_grad_norm: total gradient-norm clip (``None``: no clipping).
         num_atoms: atoms per sample for the APT/SNPE-C atomic loss (sequential rounds).
@@ -90,18 +148,21 @@ class NPEConfig:
         'mdn'
     """
 
-    estimator: Literal["nsf", "maf", "mdn"] = "nsf"
-    hidden_features: int = 64
-    num_transforms: int = 5
+    estimator: Literal["auto", "nsf", "maf", "mdn"] = "auto"
+    hidden_features: int = 50
+    num_transforms: int | None = None
     num_bins: int = 8
     num_components: int = 5
     z_score_theta: Literal["independent", "none"] = "independent"
+    theta_transform: Literal["none", "logit"] = "none"
     z_score_x: Literal["independent", "structured", "none"] = "independent"
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
-    batch_size: int = 256
-    learning_rate: float = 1e-3
+    batch_size: int | None = None
+    learning_rate: float | None = None
     max_epochs: int = 1000
-    patience: int = 20
+    patience: int = 10
+    lr_decay: float | None = None
+    lr_patience: int = 5
     validation_fraction: float = 0.1
     clip_grad_norm: float | None = 5.0
     num_atoms: int = 10
@@ -112,15 +173,15 @@ class NPEConfig:
     def __post_init__(self) -> None:
         check_choice("estimator", self.estimator, ESTIMATORS)
         check_choice("z_score_theta", self.z_score_theta, Z_SCORE_THETA)
+        check_choice("theta_transform", self.theta_transform, THETA_TRANSFORMS)
         check_choice("z_score_x", self.z_score_x, Z_SCORE_X)
         for name in (
             "hidden_features",
-            "num_transforms",
             "num_bins",
             "num_components",
-            "batch_size",
             "max_epochs",
             "patience",
+            "lr_patience",
             "num_atoms",
         ):
             check_positive(name, getattr(self, name), integer=True)
@@ -130,10 +191,17 @@ class NPEConfig:
             fail(
                 "num_atoms", "at least 2 atoms (the sample itself and one contrast)", self.num_atoms
             )
-        check_positive("learning_rate", self.learning_rate)
+        if self.num_transforms is not None:
+            check_positive("num_transforms", self.num_transforms, integer=True)
+        if self.batch_size is not None:
+            check_positive("batch_size", self.batch_size, integer=True)
+        if self.learning_rate is not None:
+            check_positive("learning_rate", self.learning_rate)
         check_probability("validation_fraction", self.validation_fraction)
         if self.clip_grad_norm is not None:
             check_positive("clip_grad_norm", self.clip_grad_norm)
+        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
+            fail("lr_decay", "a factor in (0, 1) or None", self.lr_decay)
         if not isinstance(self.embedding, EmbeddingConfig):
             fail("embedding", "an EmbeddingConfig", type(self.embedding).__name__, exc=TypeError)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -142,6 +210,36 @@ class NPEConfig:
             fail("device", 'a string such as "cpu" or "cuda"', self.device, exc=TypeError)
         if self.num_threads is not None:
             check_positive("num_threads", self.num_threads, integer=True)
+
+    def resolve(self, num_simulations: int | None, num_params: int) -> NPEConfig:
+        """These settings with the automatic choices made for a training set.
+
+        ``estimator="auto"`` and ``None`` in ``num_transforms``, ``batch_size`` and
+        ``learning_rate`` are replaced by the choices of :func:`auto_settings` for
+        ``num_simulations`` training pairs (``None``: unknown, e.g. an online source) of
+        ``num_params``-dimensional ``theta``; explicit values are kept. With an explicit
+        estimator other than the automatic one, ``None`` means 5 transforms, batch 512 and
+        learning rate 1e-3; an explicit batch other than the automatic one gets 1e-3.
+
+        Example:
+            >>> NPEConfig(batch_size=100).resolve(10_000, 2).batch_size
+            100
+        """
+        auto = auto_settings(num_simulations, num_params)
+        estimator = auto["estimator"] if self.estimator == "auto" else self.estimator
+        transforms = self.num_transforms
+        if transforms is None:
+            transforms = auto["num_transforms"] if estimator == auto["estimator"] else 5
+        same = estimator == auto["estimator"]
+        batch = self.batch_size
+        if batch is None:
+            batch = auto["batch_size"] if same else 512
+        lr = self.learning_rate
+        if lr is None:
+            lr = auto["learning_rate"] if same and batch == auto["batch_size"] else 1e-3
+        return replace(
+            self, estimator=estimator, num_transforms=transforms, batch_size=batch, learning_rate=lr
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary (inverse: :func:`config_from_dict`)."""

@@ -19,16 +19,21 @@ from neurodyn.inference.embedding import build_embedding
 __all__ = ["ConditionalDensity", "build_flow"]
 
 _MIN_STD = 1e-8
+_EPS_UNIT = 1e-6  # logit transform: unit-interval values are clamped to [eps, 1 - eps]
 
 
 def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
     """The zuko conditional flow/mixture for ``num_params`` dims given ``context`` features.
+
+    Automatic settings (``estimator="auto"``, ``num_transforms=None``) are resolved for
+    ``num_params`` (see :meth:`NPEConfig.resolve`).
 
     Example:
         >>> flow = build_flow(NPEConfig(estimator="maf", num_transforms=2), 2, 3)
         >>> flow(torch.zeros(3)).sample().shape
         torch.Size([2])
     """
+    config = config.resolve(None, num_params)
     hidden = (config.hidden_features, config.hidden_features)
     if config.estimator == "nsf":
         return zuko.flows.NSF(
@@ -61,6 +66,9 @@ class ConditionalDensity(nn.Module):
         x_shape: event shape of one ``x``.
         moments: ``(theta_mean, theta_std, x_mean, x_std)`` of the training data
             (shapes ``(num_params,)`` and ``x_shape``); ``None`` means no z-scoring.
+        bounds: ``(low, high)`` of the box prior, each ``(num_params,)``; required by
+            ``config.theta_transform="logit"`` (``None`` there: placeholder bounds, to be
+            overwritten by :meth:`load_state_dict`).
 
     Example:
         >>> q = ConditionalDensity(NPEConfig(num_transforms=2), 2, (3,))
@@ -76,8 +84,10 @@ class ConditionalDensity(nn.Module):
         num_params: int,
         x_shape: tuple[int, ...],
         moments: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
+        bounds: tuple[Tensor, Tensor] | None = None,
     ) -> None:
         super().__init__()
+        self.logit = config.theta_transform == "logit"
         self.num_params = int(num_params)
         self.x_shape = tuple(int(s) for s in x_shape)
         self.embedding, context = build_embedding(config.embedding, self.x_shape)
@@ -103,6 +113,17 @@ class ConditionalDensity(nn.Module):
                 s = ((xs**2 + xm**2).mean() - m**2).clamp_min(0).sqrt()
                 x_mean = torch.full(self.x_shape, float(m), dtype=dtype)
                 x_std = torch.full(self.x_shape, float(_clean_std(s)), dtype=dtype)
+        if self.logit:
+            if bounds is None:
+                low = torch.zeros(num_params, dtype=dtype)
+                high = torch.ones(num_params, dtype=dtype)
+            else:
+                low, high = (b.detach().to("cpu", dtype).reshape(num_params) for b in bounds)
+            self.register_buffer("theta_low", low)
+            self.register_buffer("theta_high", high)
+            if config.z_score_theta == "independent":  # logistic moments (u under the prior)
+                t_mean = torch.zeros(num_params, dtype=dtype)
+                t_std = torch.full((num_params,), math.pi / math.sqrt(3.0), dtype=dtype)
         self.register_buffer("theta_mean", t_mean)
         self.register_buffer("theta_std", t_std)
         self.register_buffer("x_mean", x_mean)
@@ -118,8 +139,20 @@ class ConditionalDensity(nn.Module):
         ``theta`` ``(..., B, num_params)`` broadcasts against ``context`` ``(B, C)``;
         returns ``(..., B)``.
         """
+        ladj = 0.0
+        if self.logit:
+            width = self.theta_high - self.theta_low
+            s = (theta - self.theta_low) / width
+            inside = ((s > 0) & (s < 1)).all(-1)
+            s = s.clamp(_EPS_UNIT, 1 - _EPS_UNIT)
+            log_s, log_1ms = torch.log(s), torch.log1p(-s)
+            theta = log_s - log_1ms  # u = logit(s)
+            ladj = -(log_s + log_1ms + width.log()).sum(-1)  # log |du/dtheta|
         z = (theta - self.theta_mean) / self.theta_std
-        return self.flow(context).log_prob(z) - self.theta_std.log().sum()
+        lp = self.flow(context).log_prob(z) - self.theta_std.log().sum() + ladj
+        if self.logit:
+            lp = torch.where(inside, lp, torch.full_like(lp, -torch.inf))
+        return lp
 
     def log_prob(self, theta: Tensor, x: Tensor) -> Tensor:
         """``log q(theta_i | x_i)``: theta ``(B, num_params)``, x ``(B, *x_shape)`` -> ``(B,)``."""
@@ -128,7 +161,10 @@ class ConditionalDensity(nn.Module):
     def sample(self, num: int, x: Tensor) -> Tensor:
         """``num`` samples per ``x`` ``(B, *x_shape)`` -> ``(num, B, num_params)``."""
         z = self.flow(self.context(x)).sample((num,))
-        return z * self.theta_std + self.theta_mean
+        u = z * self.theta_std + self.theta_mean
+        if self.logit:
+            return self.theta_low + (self.theta_high - self.theta_low) * torch.sigmoid(u)
+        return u
 
     def num_weights(self) -> int:
         """Number of trainable scalars."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -25,7 +26,7 @@ from neurodyn.inference.config import NPEConfig
 from neurodyn.inference.data import BatchSource, InMemorySource
 from neurodyn.inference.estimator import ConditionalDensity
 from neurodyn.inference.posterior import Posterior
-from neurodyn.inference.priors_io import check_prior, prior_log_prob
+from neurodyn.inference.priors_io import box_bounds, check_prior, prior_log_prob
 from neurodyn.inference.restriction import AcceptRejectPrior
 from neurodyn.inference.training import TrainingSummary, fit
 
@@ -43,6 +44,8 @@ class NPE:
     Attributes:
         num_invalid: invalid simulations (NaN/inf in ``x``) excluded from the last training.
         summary: :class:`~neurodyn.inference.training.TrainingSummary` of the last training.
+        resolved_config: the settings of the last training with the automatic choices
+            made (:meth:`NPEConfig.resolve`); saved with the posterior.
 
     Example:
         >>> from neurodyn.priors import BoxUniform
@@ -62,10 +65,12 @@ class NPE:
         if not isinstance(self.config, NPEConfig):
             fail("config", "an NPEConfig", type(self.config).__name__, exc=TypeError)
         self.device = resolve_device(self.config.device)
+        self._bounds()  # a logit transform needs a box prior: fail at construction
         self._rounds: list[tuple[Tensor, Tensor, str]] = []
         self._estimator: ConditionalDensity | None = None
         self.num_invalid = 0
         self.summary: TrainingSummary | None = None
+        self.resolved_config: NPEConfig | None = None
 
     def append_simulations(self, theta: Any, x: Any, proposal: Any = None) -> NPE:
         """Add simulations ``theta`` ``(N, num_params)``, ``x`` ``(N, *x_shape)``.
@@ -117,6 +122,19 @@ class NPE:
         self._rounds.append((theta, x, kind))
         return self
 
+    def _bounds(self) -> tuple[Tensor, Tensor] | None:
+        if self.config.theta_transform != "logit":
+            return None
+        bounds = box_bounds(self.prior)
+        if bounds is None:
+            fail(
+                "config.theta_transform",
+                "a box-uniform prior (finite low/high) for the logit transform",
+                type(self.prior).__name__,
+                'Use theta_transform="none" for this prior.',
+            )
+        return bounds
+
     def _source(self) -> InMemorySource:
         if not self._rounds:
             fail(
@@ -155,7 +173,6 @@ class NPE:
         Returns:
             The trained :class:`ConditionalDensity` (in eval mode).
         """
-        cfg = self.config
         if source is None:
             source = self._source()
             self.num_invalid = source.num_invalid
@@ -171,13 +188,21 @@ class NPE:
         if source.num_params != self.num_params:
             fail("source", f"num_params={self.num_params} (the prior's)", source.num_params)
         x_shape = tuple(getattr(source, "x_shape", (source.num_features,)))
+        cfg = self.config.resolve(source.num_train, self.num_params)
+        prev = self.resolved_config
+        if prev is not None and self._estimator is not None and not retrain:
+            if self._estimator.x_shape == x_shape:  # later rounds keep the trained estimator
+                cfg = replace(cfg, estimator=prev.estimator, num_transforms=prev.num_transforms)
+        self.resolved_config = cfg
         atomic = any(r[2] == "atomic" for r in self._rounds)
         with cpu_threads(cfg.num_threads):
             est = self._estimator
             if est is None or retrain or est.x_shape != x_shape:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(cfg.seed)
-                    est = ConditionalDensity(cfg, self.num_params, x_shape, source.moments())
+                    est = ConditionalDensity(
+                        cfg, self.num_params, x_shape, source.moments(), bounds=self._bounds()
+                    )
                 est = est.to(self.device)
             loss_fn = self._atomic_loss(est) if atomic else self._plain_loss(est)
             settings = {
@@ -199,6 +224,8 @@ class NPE:
                 max_epochs=cfg.max_epochs,
                 patience=cfg.patience,
                 clip_grad_norm=cfg.clip_grad_norm,
+                lr_decay=cfg.lr_decay,
+                lr_patience=cfg.lr_patience,
                 seed=cfg.seed + len(self._rounds) - 1,
                 device=self.device,
                 checkpoint_dir=checkpoint_dir,
@@ -247,7 +274,10 @@ class NPE:
                 "none",
                 "Call npe.train() first.",
             )
-        return Posterior(est, self.prior, config=self.config, min_acceptance=min_acceptance)
+        config = self.resolved_config if estimator is None else None
+        if config is None:
+            config = self.config.resolve(None, self.num_params)
+        return Posterior(est, self.prior, config=config, min_acceptance=min_acceptance)
 
     def train_and_build(self, *, show_progress: bool | None = None) -> Posterior:
         """``train()`` then ``build_posterior()``."""

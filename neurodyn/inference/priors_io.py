@@ -17,7 +17,14 @@ from torch.distributions import Independent, MultivariateNormal, Normal, Uniform
 from neurodyn._validation import fail
 from neurodyn.priors import BoxUniform, LogUniform
 
-__all__ = ["check_prior", "in_support", "prior_from_dict", "prior_log_prob", "prior_to_dict"]
+__all__ = [
+    "box_bounds",
+    "check_prior",
+    "in_support",
+    "prior_from_dict",
+    "prior_log_prob",
+    "prior_to_dict",
+]
 
 
 def check_prior(prior: Any) -> int:
@@ -50,6 +57,26 @@ def check_prior(prior: Any) -> int:
             "or use neurodyn.priors.BoxUniform.",
         )
     return int(sample.shape[1])
+
+
+def box_bounds(prior: Any) -> tuple[Tensor, Tensor] | None:
+    """``(low, high)`` (each ``(num_params,)``, on the CPU) of a box-uniform prior, else ``None``.
+
+    Recognises ``neurodyn.priors.BoxUniform`` (``low``/``high``), ``sbi``'s ``BoxUniform`` and
+    ``Independent(Uniform)`` (``base_dist.low``/``base_dist.high``).
+
+    Example:
+        >>> box_bounds(BoxUniform([0.0, -1.0], [1.0, 1.0]))[1]
+        tensor([1., 1.])
+    """
+    for holder in (prior, getattr(prior, "base_dist", None)):
+        low, high = getattr(holder, "low", None), getattr(holder, "high", None)
+        if isinstance(low, Tensor) and isinstance(high, Tensor):
+            low, high = low.detach().cpu().flatten(), high.detach().cpu().flatten()
+            if low.shape == high.shape and bool((high > low).all()):
+                if bool(torch.isfinite(low).all() and torch.isfinite(high).all()):
+                    return low, high
+    return None
 
 
 def prior_log_prob(prior: Any, theta: Tensor) -> Tensor:

@@ -93,7 +93,29 @@ CASES = [
         "unknown estimator",
         lambda: NPEConfig(estimator="flow"),
         ValueError,
-        r"estimator: expected one of 'nsf', 'maf', 'mdn', got 'flow'",
+        r"estimator: expected one of 'auto', 'nsf', 'maf', 'mdn', got 'flow'",
+    ),
+    (
+        "bad lr_decay",
+        lambda: NPEConfig(lr_decay=1.5),
+        ValueError,
+        r"lr_decay: expected a factor in \(0, 1\) or None, got 1.5",
+    ),
+    (
+        "unknown theta_transform",
+        lambda: NPEConfig(theta_transform="log"),
+        ValueError,
+        r"theta_transform: expected one of 'none', 'logit', got 'log'",
+    ),
+    (
+        "logit transform without a box prior",
+        lambda: NPE(
+            torch.distributions.MultivariateNormal(torch.zeros(2), torch.eye(2)),
+            NPEConfig(theta_transform="logit"),
+        ),
+        ValueError,
+        r"config.theta_transform: expected a box-uniform prior \(finite low/high\) for the "
+        r"logit transform, got 'MultivariateNormal'",
     ),
     (
         "bad batch size",

@@ -1,0 +1,134 @@
+"""Automatic NPE settings, learning-rate decay and the logit transform of box priors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from neurodyn.inference import NPE, NPEConfig, Posterior
+from neurodyn.inference.config import auto_settings
+from neurodyn.priors import BoxUniform
+
+
+@pytest.mark.parametrize(
+    ("num", "dim", "expected"),
+    [
+        (10_000, 2, ("nsf", 3, 2048, 2e-3)),
+        (100_000, 5, ("nsf", 3, 2048, 2e-3)),
+        (None, 2, ("nsf", 3, 2048, 2e-3)),
+        (1000, 2, ("maf", 5, 512, 1e-3)),
+        (4999, 5, ("maf", 5, 512, 1e-3)),
+        (10_000, 6, ("maf", 5, 512, 1e-3)),
+    ],
+)
+def test_auto_settings_table(num, dim, expected):
+    got = auto_settings(num, dim)
+    assert (got["estimator"], got["num_transforms"], got["batch_size"]) == expected[:3]
+    assert got["learning_rate"] == pytest.approx(expected[3])
+    r = NPEConfig().resolve(num, dim)
+    assert (r.estimator, r.num_transforms, r.batch_size, r.learning_rate) == (
+        got["estimator"],
+        got["num_transforms"],
+        got["batch_size"],
+        got["learning_rate"],
+    )
+
+
+def test_explicit_settings_are_kept():
+    r = NPEConfig(estimator="maf", batch_size=100, learning_rate=5e-4).resolve(10_000, 2)
+    assert (r.estimator, r.num_transforms, r.batch_size, r.learning_rate) == ("maf", 5, 100, 5e-4)
+    # an explicit estimator other than the automatic one gets the generic settings
+    r = NPEConfig(estimator="maf").resolve(10_000, 2)
+    assert (r.num_transforms, r.batch_size, r.learning_rate) == (5, 512, 1e-3)
+    r = NPEConfig(num_transforms=2).resolve(10_000, 2)
+    assert (r.estimator, r.num_transforms) == ("nsf", 2)
+
+
+def test_default_npe_resolves_saves_and_loads(tmp_path):
+    prior = BoxUniform([-1.0, -1.0], [1.0, 1.0])
+    theta = prior.sample((300,))
+    x = theta + 0.1 * torch.randn(300, 2)
+    npe = NPE(prior, NPEConfig(max_epochs=3, hidden_features=16))
+    post = npe.append_simulations(theta, x).train_and_build(show_progress=False)
+    assert npe.resolved_config is not None
+    assert npe.resolved_config.estimator == "maf"  # 270 training pairs: below 5000
+    assert post.config.estimator == "maf" and post.config.batch_size == 512
+    post.save(tmp_path / "p")
+    loaded = Posterior.load(tmp_path / "p")
+    x_o = torch.tensor([0.2, -0.3])
+    t = prior.sample((7,))
+    torch.testing.assert_close(loaded.log_prob(t, x=x_o), post.log_prob(t, x=x_o))
+
+
+def test_lr_decay_lowers_the_learning_rate():
+    """Pure-noise data: the validation loss stops improving, so the rate must be cut."""
+    prior = BoxUniform([0.0], [1.0])
+    g = torch.Generator().manual_seed(0)
+    theta = torch.rand(400, 1, generator=g)
+    x = torch.randn(400, 1, generator=g)
+    cfg = NPEConfig(
+        estimator="maf",
+        num_transforms=1,
+        hidden_features=8,
+        batch_size=64,
+        learning_rate=1e-2,
+        lr_decay=0.5,
+        lr_patience=2,
+        patience=6,
+        max_epochs=200,
+    )
+    npe = NPE(prior, cfg).append_simulations(theta, x)
+    npe.train(show_progress=False)
+    s = npe.summary
+    assert s.stopped_early
+    assert s.learning_rate < 1e-2
+    # one halving per lr_patience epochs without improvement (counted from the last best)
+    assert s.learning_rate >= 1e-2 * 0.5 ** (s.epochs // 2)
+    plain = NPE(prior, NPEConfig(**{**cfg.to_dict(), "lr_decay": None, "embedding": cfg.embedding}))
+    plain.append_simulations(theta, x).train(show_progress=False)
+    assert plain.summary.learning_rate == pytest.approx(1e-2)
+
+
+@pytest.fixture(scope="module")
+def logit_posterior():
+    """1-D box [2, 5]; x = theta + noise, the posterior piles up against the upper bound."""
+    prior = BoxUniform([2.0], [5.0])
+    g = torch.Generator().manual_seed(1)
+    theta = 2.0 + 3.0 * torch.rand(3000, 1, generator=g)
+    x = theta + 0.4 * torch.randn(3000, 1, generator=g)
+    cfg = NPEConfig(estimator="nsf", num_transforms=2, hidden_features=32, theta_transform="logit")
+    return NPE(prior, cfg).append_simulations(theta, x).train_and_build(show_progress=False)
+
+
+def test_logit_density_is_normalised_inside_the_box(logit_posterior):
+    """Independent check of the Jacobian: exp(log_prob) integrates to 1 over the box."""
+    x_o = torch.tensor([4.9])
+    grid = torch.linspace(2.0, 5.0, 20_001)[1:-1, None]
+    dens = logit_posterior.log_prob(grid, x=x_o).exp()
+    mass = torch.trapezoid(dens, grid[:, 0])
+    assert abs(float(mass) - 1.0) < 0.01, float(mass)
+    outside = torch.tensor([[1.9], [5.1]])
+    assert torch.isneginf(logit_posterior.log_prob(outside, x=x_o)).all()
+
+
+def test_logit_samples_stay_inside_and_match_the_density(logit_posterior):
+    x_o = torch.tensor([4.9])
+    s = logit_posterior.sample((20_000,), x=x_o)
+    assert logit_posterior.acceptance_rate == 1.0
+    assert bool(((s > 2.0) & (s < 5.0)).all())
+    grid = torch.linspace(2.0, 5.0, 20_001)[1:-1, None]
+    dens = logit_posterior.log_prob(grid, x=x_o).exp()
+    mean_from_density = float(torch.trapezoid(dens * grid[:, 0], grid[:, 0]))
+    sd = float(s.std())
+    # the sample mean agrees with the mean of the density within ~4 standard errors
+    assert abs(float(s.mean()) - mean_from_density) < 4 * sd / math.sqrt(s.shape[0]) + 1e-3
+
+
+def test_logit_posterior_round_trips(logit_posterior, tmp_path):
+    logit_posterior.save(tmp_path / "p")
+    loaded = Posterior.load(tmp_path / "p")
+    t = torch.tensor([[2.5], [4.0], [4.99]])
+    x_o = torch.tensor([4.9])
+    torch.testing.assert_close(loaded.log_prob(t, x=x_o), logit_posterior.log_prob(t, x=x_o))
