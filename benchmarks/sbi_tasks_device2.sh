@@ -2,19 +2,19 @@
 # Second device call: 10^5-simulation runs (CPU, 1 thread per process; GPU with large batches)
 # and the slow eLife HH test (10^5 HH simulations on the GPU, NPE training on the CPU).
 set -u
-python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/zuko-*.whl .carry/sbiwhl/*.whl
-export PYTHONPATH=/tmp/site:$PWD:${PYTHONPATH:-}
+# (superseded for the sbibm tables by PART=1e5 bash benchmarks/sbi_tasks_device.sh; kept for
+#  the eLife HH slow test)
+source benchmarks/sbi_tasks_device_setup.sh
 export NEURODYN_PROGRESS=0
 LIMIT=${LIMIT:-330}
 mkdir -p "$OUT/parts"
 for t in gaussian_linear two_moons slcp gaussian_mixture bernoulli_glm; do
   OMP_NUM_THREADS=1 timeout $LIMIT python3 benchmarks/sbi_tasks.py --tasks $t --budgets 100000 \
-    --num-observations 3 --methods neurodyn_maf neurodyn sbi --threads 1 \
+    --num-observations 3 --methods neurodyn_maf neurodyn_nsf sbi --threads 1 \
     --out "$OUT/parts/cpu_${t}_1e5.json" > "$OUT/parts/cpu_${t}_1e5.log" 2>&1 &
 done
 OMP_NUM_THREADS=1 timeout $LIMIT python3 benchmarks/sbi_tasks.py --tasks two_moons slcp gaussian_mixture \
-  --budgets 100000 --num-observations 3 --methods neurodyn --device cuda --batch-size 4096 \
-  --lr 2e-3 --threads 1 --out "$OUT/parts/gpu_1e5.json" > "$OUT/parts/gpu_1e5.log" 2>&1 &
+  --budgets 100000 --num-observations 3 --methods neurodyn --device cuda --threads 1 --out "$OUT/parts/gpu_1e5.json" > "$OUT/parts/gpu_1e5.log" 2>&1 &
 timeout $LIMIT python3 -m pytest -q -m slow tests/inference/test_hh_elife.py -s -p no:cacheprovider \
   > "$OUT/hh_test.log" 2>&1
 echo "hh test rc=$?"
