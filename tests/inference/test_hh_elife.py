@@ -21,6 +21,8 @@ from neurodyn.diagnostics import sbc
 from neurodyn.inference import NPE, NPEConfig
 
 NUM_SIMS = int(os.environ.get("NEURODYN_HH_SIMS", 100_000))
+#: "none" (eLife) or "logit" (flow fitted in the unbounded space of the box prior)
+THETA_TRANSFORM = os.environ.get("NEURODYN_HH_THETA_TRANSFORM", "none")
 
 
 @pytest.mark.slow
@@ -56,6 +58,7 @@ def test_elife_hh_posterior_contains_truth_and_is_calibrated():
         patience=20,
         clip_grad_norm=5.0,
         seed=0,
+        theta_transform=THETA_TRANSFORM,
     )
     npe = NPE(prior, cfg).append_simulations(theta, x)
     t0 = time.perf_counter()
@@ -89,11 +92,12 @@ def test_elife_hh_posterior_contains_truth_and_is_calibrated():
         "posterior_mean": samples.mean(0).tolist(),
         "posterior_std": samples.std(0).tolist(),
         "acceptance_rate": acceptance,
+        "theta_transform": THETA_TRANSFORM,
     }
     print("\nHH eLife NPE:", json.dumps(numbers, indent=1))
     out = os.environ.get("OUT")
     if out:
-        with open(os.path.join(out, "hh_elife_npe.json"), "w") as fh:
+        with open(os.path.join(out, f"hh_elife_npe_{THETA_TRANSFORM}.json"), "w") as fh:
             json.dump(numbers, fh, indent=1)
     assert hpd_level < 0.95, numbers
     assert res.passed, res.summary()
