@@ -23,15 +23,17 @@ import math
 import numpy as np
 from numba import njit
 
-from neurodyn.simulators._kernels.mathfn import fexp, flog, is_float32
+from neurodyn.simulators._kernels.mathfn import fexp, fexpm1, flog, is_float32
 
 __all__ = [
     "AREA_CM2",
     "NUM_STATE",
     "SYN_POST",
     "SYN_PRE",
+    "gates_step",
     "initial_state",
     "kinetic_constants",
+    "membrane_step",
     "network_parameters",
     "network_step",
     "neuron_step",
@@ -119,23 +121,12 @@ def boltz(v, a, b):
 
 @njit(error_model="numpy")
 def one_minus_exp(a):
-    """``1 - exp(-a)`` for ``a >= 0``; in float32 accurate to ~1 ulp also for small ``a``.
+    """``1 - exp(-a)``, accurate relative to the result also for small ``a`` (branch-free).
 
-    In float32, ``exp(-a)`` for a ~ 1e-4 (slow gates, tau ~ 100 ms) carries a relative error
-    of ~1e-3 in ``1 - exp(-a)``, i.e. in the effective time constant; a series avoids it.
+    In float32, ``1 - exp(-a)`` for a ~ 1e-4 (slow gates, tau ~ 100 ms) would carry a relative
+    error of ~1e-3, i.e. in the effective time constant; ``-expm1(-a)`` does not.
     """
-    f = type(a)
-    if is_float32(a) and a < f(0.25):
-        return a * (
-            f(1.0)
-            - a
-            / f(2.0)
-            * (
-                f(1.0)
-                - a / f(3.0) * (f(1.0) - a / f(4.0) * (f(1.0) - a / f(5.0) * (f(1.0) - a / f(6.0))))
-            )
-        )
-    return f(1.0) - _exp(-a)
+    return -fexpm1(-a)
 
 
 @njit(error_model="numpy")
@@ -147,7 +138,7 @@ def relax(x_inf, x, dtq, tau):
 
 
 @njit(error_model="numpy")
-def neuron_step(
+def membrane_step(
     v,
     ca,
     mna,
@@ -175,6 +166,11 @@ def neuron_step(
     k,
     want_power,
 ):
+    """Voltage and calcium of one neuron over one step, from the old gates.
+
+    Returns ``(v_new, ca_new, power)``; ``power`` (µA·mV, intrinsic currents only) is 0 unless
+    ``want_power``.
+    """
     f = type(v)
     one, zero = f(1.0), f(0.0)
     e_na, e_k, e_h, e_leak = f(50.0), f(-80.0), f(-20.0), f(-50.0)
@@ -206,11 +202,10 @@ def neuron_step(
         + gl * e_leak
         + inoise
     )
-    if g_tot == zero:
-        v_new = v + num * f(k[12])
-    else:
-        v_inf = num / g_tot
-        v_new = relax(v_inf, v, f(k[12]) * g_tot, one)
+    # both branches computed, then selected: keeps the lane loops of the CPU kernel branch-free
+    v_relaxed = relax(num / g_tot, v, f(k[12]) * g_tot, one)
+    v_euler = v + num * f(k[12])
+    v_new = v_euler if g_tot == zero else v_relaxed
     power = zero
     if want_power:
         dk = (v - e_k) * (v - e_k)
@@ -222,7 +217,17 @@ def neuron_step(
             + c_h * (v - e_h) * (v - e_h)
             + gl * (v - e_leak) * (v - e_leak)
         )
-    # gates from the old voltage (reference order)
+    return v_new, ca_new, power
+
+
+@njit(error_model="numpy")
+def gates_step(v, ca, mna, mcat, mcas, ma, mkca, mkd, mh, hna, hcat, hcas, ha, k):
+    """The 11 gates of one neuron over one step, from the OLD voltage and calcium.
+
+    Returns ``(mna, mcat, mcas, ma, mkca, mkd, mh, hna, hcat, hcas, ha)``.
+    """
+    f = type(v)
+    one = f(1.0)
     mna_n = relax(boltz(v, 25.5, -5.29), mna, f(k[0]), f(2.64) - f(2.52) * boltz(v, 120.0, -25.0))
     mcat_n = relax(boltz(v, 27.1, -7.2), mcat, f(k[1]), f(43.4) - f(42.6) * boltz(v, 68.1, -20.5))
     tau_mcas = f(2.8) + f(14.0) / (_exp((v + f(27.0)) / f(10.0)) + _exp((v + f(70.0)) / f(-13.0)))
@@ -241,22 +246,72 @@ def neuron_step(
     tau_hcas = f(120.0) + f(300.0) / (_exp((v + f(55.0)) / f(9.0)) + _exp((v + f(65.0)) / f(-16.0)))
     hcas_n = relax(boltz(v, 60.0, 6.2), hcas, f(k[9]), tau_hcas)
     ha_n = relax(boltz(v, 56.9, 4.9), ha, f(k[10]), f(77.2) - f(58.4) * boltz(v, 38.9, -26.5))
-    return (
-        v_new,
-        ca_new,
-        mna_n,
-        mcat_n,
-        mcas_n,
-        ma_n,
-        mkca_n,
-        mkd_n,
-        mh_n,
-        hna_n,
-        hcat_n,
-        hcas_n,
-        ha_n,
-        power,
+    return mna_n, mcat_n, mcas_n, ma_n, mkca_n, mkd_n, mh_n, hna_n, hcat_n, hcas_n, ha_n
+
+
+@njit(error_model="numpy")
+def neuron_step(
+    v,
+    ca,
+    mna,
+    mcat,
+    mcas,
+    ma,
+    mkca,
+    mkd,
+    mh,
+    hna,
+    hcat,
+    hcas,
+    ha,
+    gna,
+    gcat,
+    gcas,
+    ga,
+    gkca,
+    gkd,
+    gh,
+    gl,
+    gsyn,
+    gsyn_e,
+    inoise,
+    k,
+    want_power,
+):
+    """One neuron over one step: :func:`membrane_step` then :func:`gates_step` (old V, Ca).
+
+    Returns the 13 new state variables and the intrinsic power.
+    """
+    v_new, ca_new, power = membrane_step(
+        v,
+        ca,
+        mna,
+        mcat,
+        mcas,
+        ma,
+        mkca,
+        mkd,
+        mh,
+        hna,
+        hcat,
+        hcas,
+        ha,
+        gna,
+        gcat,
+        gcas,
+        ga,
+        gkca,
+        gkd,
+        gh,
+        gl,
+        gsyn,
+        gsyn_e,
+        inoise,
+        k,
+        want_power,
     )
+    g = gates_step(v, ca, mna, mcat, mcas, ma, mkca, mkd, mh, hna, hcat, hcas, ha, k)
+    return (v_new, ca_new) + g + (power,)  # noqa: RUF005 (numba: no starred tuples)
 
 
 @njit(error_model="numpy")

@@ -30,10 +30,13 @@ __all__ = [
     "SG_WINDOW",
     "burst_capacity",
     "features_from_bursts",
+    "is_spike_sample",
     "online_finish",
     "online_push",
     "online_reset",
     "sg_matrix",
+    "spike_event",
+    "track_step",
 ]
 
 SG_WINDOW = 21  # int(0.5 / dt) made odd, for dt = 0.025 ms
@@ -91,18 +94,25 @@ def online_reset(st):
 
 
 @njit
-def _track(st, i_long, above):
-    # one tracker = (longest, current, phase counter) at st[i_long : i_long + 3]
-    if st[i_long + 2] == 0.0:
-        if above:
-            st[i_long + 1] += 1.0
-        else:
-            if st[i_long + 1] > st[i_long]:
-                st[i_long] = st[i_long + 1]
-            st[i_long + 1] = 0.0
-    st[i_long + 2] += 1.0
-    if st[i_long + 2] == STEPPING:
-        st[i_long + 2] = 0.0
+def track_step(longest, current, counter, above):
+    """One sample of a plateau tracker (longest run, current run, phase counter); branch-free.
+
+    Every ``STEPPING``-th sample (counter 0) extends the current run of ``f > -30 mV`` or
+    closes it (keeping the longest); returns the new ``(longest, current, counter)``.
+    """
+    sample = counter == 0.0
+    closes = sample and not above
+    new_longest = current if (closes and current > longest) else longest
+    new_current = (current + 1.0 if above else 0.0) if sample else current
+    new_counter = counter + 1.0
+    new_counter = 0.0 if new_counter == STEPPING else new_counter
+    return new_longest, new_current, new_counter
+
+
+@njit
+def is_spike_sample(f2, f1, fv):
+    """Spike at the sample of ``f1`` (filtered values ``f2, f1, fv`` in time order, mV)."""
+    return f1 > SPIKE_THRESHOLD and f1 - f2 >= 0.0 and fv - f1 <= 0.0
 
 
 @njit
@@ -131,37 +141,47 @@ def _close_candidate(st, starts, ends, dt, min_duration, final):
 
 
 @njit
+def spike_event(st, starts, ends, k, dt, min_duration):
+    """Register a spike at window index ``k`` of one neuron (may close the previous burst)."""
+    nspk = st[_S_NSPK]
+    if nspk > 0.0 and k * dt - st[_S_CLAST] * dt >= MAX_ISI:
+        _close_candidate(st, starts, ends, dt, min_duration, False)
+        st[_S_CSTART] = -1.0
+    if st[_S_CSTART] < 0.0:
+        st[_S_CSTART] = k
+        st[_S_CLONG] = 0.0
+        st[_S_CCUR] = 0.0
+        st[_S_CCTR] = 0.0
+        st[_S_KSNAP] = st[_S_KLONG]
+    st[_S_CLAST] = k
+    st[_S_NSPK] = nspk + 1.0
+    st[_S_KLAST] = st[_S_KLONG]
+    st[_S_CLAST_LONG] = st[_S_CLONG]
+
+
+@njit
 def online_push(st, starts, ends, fv, dt, min_duration):
     """Feed the next filtered sample ``fv`` (mV) of one neuron; detects the spike two samples back.
 
     ``starts``/``ends``: 1-D buffers (capacity :func:`burst_capacity`) receiving the window
-    indices of the first/last spike of each kept burst.
+    indices of the first/last spike of each kept burst. The lane-block CPU kernel runs the same
+    steps (:func:`is_spike_sample`, :func:`spike_event`, :func:`track_step`) on many neurons.
     """
     n = st[_S_NF]
     st[_S_NF] = n + 1.0
     if n >= 2.0:
-        k = n - 2.0  # candidate spike index; its filtered value is f2
         f2, f1 = st[_S_F2], st[_S_F1]
-        if f1 > SPIKE_THRESHOLD and f1 - f2 >= 0.0 and fv - f1 <= 0.0:
-            nspk = st[_S_NSPK]
-            if nspk > 0.0 and k * dt - st[_S_CLAST] * dt >= MAX_ISI:
-                _close_candidate(st, starts, ends, dt, min_duration, False)
-                st[_S_CSTART] = -1.0
-            if st[_S_CSTART] < 0.0:
-                st[_S_CSTART] = k
-                st[_S_CLONG] = 0.0
-                st[_S_CCUR] = 0.0
-                st[_S_CCTR] = 0.0
-                st[_S_KSNAP] = st[_S_KLONG]
-            st[_S_CLAST] = k
-            st[_S_NSPK] = nspk + 1.0
-            st[_S_KLAST] = st[_S_KLONG]
-            st[_S_CLAST_LONG] = st[_S_CLONG]
+        if is_spike_sample(f2, f1, fv):
+            spike_event(st, starts, ends, n - 2.0, dt, min_duration)
         above = f2 > PLATEAU_THRESHOLD
         if st[_S_KACT] != 0.0:
-            _track(st, _S_KLONG, above)
+            st[_S_KLONG], st[_S_KCUR], st[_S_KCTR] = track_step(
+                st[_S_KLONG], st[_S_KCUR], st[_S_KCTR], above
+            )
         if st[_S_CSTART] >= 0.0:
-            _track(st, _S_CLONG, above)
+            st[_S_CLONG], st[_S_CCUR], st[_S_CCTR] = track_step(
+                st[_S_CLONG], st[_S_CCUR], st[_S_CCTR], above
+            )
     st[_S_F2] = st[_S_F1]
     st[_S_F1] = fv
 
