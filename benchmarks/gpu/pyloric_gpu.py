@@ -73,6 +73,15 @@ def throughput(res: dict, sizes: list[int], budget_s: float) -> None:
         net.simulate(prior.sample((256,)), seed=0)  # compile (or load cache) + warm up
         torch.cuda.synchronize()
         res[f"compile_s_{key}"] = time.time() - t0
+        try:  # registers and thread-local memory of the compiled kernel(s)
+            from neurodyn.simulators._kernels.pyloric_cuda import cuda_kernel
+
+            res["kernel_regs_per_thread"] = str(cuda_kernel.get_regs_per_thread())
+            res["kernel_local_bytes_per_thread"] = str(cuda_kernel.get_local_mem_per_thread())
+            print("registers/thread", res["kernel_regs_per_thread"])
+            print("local bytes/thread", res["kernel_local_bytes_per_thread"])
+        except Exception as exc:
+            print("resource usage unavailable:", exc)
         for num in sizes if dtype == torch.float32 else sizes[:1]:
             if time.time() - t_start > budget_s:
                 break
@@ -107,9 +116,9 @@ def throughput(res: dict, sizes: list[int], budget_s: float) -> None:
             f"{num / dt:10.0f} sims/s"
         )
     cap = burst_capacity(10000.0, 50.0)
-    per_sim = 3 * cap * 2 * 8 + 28 * 8 + 31 * 8 + 3 * 8 + 8 + 31 * 4
+    per_sim = 3 * cap * 2 * 8 + 28 * 8 + 31 * 8 + 3 * 8 + 8 + 31 * 4 + 12 * 8
     res["global_bytes_per_sim"] = per_sim
-    res["local_bytes_per_thread_estimate"] = (3 * 21 + 3 * 19 + 9) * 8
+    res["local_bytes_per_thread_estimate"] = (21 + 19) * 8  # one neuron per thread
     print(
         f"memory per simulation: {per_sim} B global (burst buffers, params, features) + "
         f"~{res['local_bytes_per_thread_estimate']} B thread-local (filter ring, state machine)"

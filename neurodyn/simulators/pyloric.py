@@ -15,7 +15,7 @@ from neurodyn._validation import check_choice, check_positive, check_tensor, fai
 from neurodyn.features.pyloric import BURST_MIN_MS, feature_columns
 from neurodyn.priors import BoxUniform
 from neurodyn.simulators._kernels._cuda import cuda_simulator_enabled, numba_cuda
-from neurodyn.simulators._kernels.launch import cuda_launch_config, kernel_device
+from neurodyn.simulators._kernels.launch import kernel_device
 from neurodyn.simulators._kernels.pyloric_model import (
     AREA_CM2,
     Q10_GBAR,
@@ -262,7 +262,11 @@ class PyloricNetwork:
         return torch.from_numpy(feats), torch.from_numpy(energy), torch.from_numpy(trace)
 
     def _run_cuda(self, params, seeds, nz, want_trace, want_features=None):
-        from neurodyn.simulators._kernels.pyloric_cuda import cuda_kernel
+        from neurodyn.simulators._kernels.pyloric_cuda import (
+            THREADS_PER_BLOCK,
+            cuda_kernel,
+            launch_config,
+        )
 
         cuda = numba_cuda()
         ft = np.float32 if self.dtype == torch.float32 else np.float64
@@ -284,13 +288,14 @@ class PyloricNetwork:
         )
         feats = torch.zeros((num, NUM_FULL), dtype=torch.float64, device=dev)
         energy = torch.zeros((num, 3), dtype=torch.float64, device=dev)
-        bs = torch.zeros((num, 3, cap), dtype=torch.float64, device=dev)
+        bs = torch.zeros((num + 1, 3, cap), dtype=torch.float64, device=dev)
         be = torch.zeros_like(bs)
+        aux = torch.zeros((num, 3, 4), dtype=torch.float64, device=dev)
         kin_t = torch.from_numpy(kin).to(dev)
         s0 = torch.from_numpy(initial_state().astype(ft)).to(dev)
         sg = torch.from_numpy(sg_matrix()).to(dev)
         seeds_d = seeds if sim else cuda.to_device(seeds)
-        blocks, threads = cuda_launch_config(num)
+        blocks, threads = launch_config(num, 32 if sim else THREADS_PER_BLOCK)
         cuda_kernel[blocks, threads](
             arr(p),
             arr(kin_t),
@@ -309,6 +314,7 @@ class PyloricNetwork:
             arr(trace),
             arr(bs),
             arr(be),
+            arr(aux),
             arr(feats),
             arr(energy),
         )

@@ -12,7 +12,7 @@ from scipy import stats
 from neurodyn.simulators import derive_seeds
 from neurodyn.simulators._kernels._cuda import numba_cuda
 from neurodyn.simulators._kernels.launch import LANES, cuda_launch_config, num_lane_blocks
-from neurodyn.simulators._kernels.mathfn import fexp, flog, fsincos
+from neurodyn.simulators._kernels.mathfn import fexp, fexpm1, flog, fsincos
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
 from neurodyn.simulators._kernels.rng import normal_pair, resolve_seeds
 
@@ -53,6 +53,31 @@ def test_flog_and_fsincos(dtype, tol):
 def test_fexp_nan_and_saturation():
     e = _apply(np.array([np.nan, 1e4, -1e4]))[0]
     assert np.isnan(e[0]) and np.isfinite(e[1]) and e[1] > 1e307 and 0 <= e[2] < 1e-300
+
+
+@njit
+def _expm1(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = fexpm1(x[i])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("dtype", "lim", "tol"), [(np.float64, 700.0, 4e-16), (np.float32, 80.0, 2e-7)]
+)
+def test_fexpm1_relative_error_also_near_zero(dtype, lim, tol):
+    tiny = np.geomspace(1e-30, 1.0, 2000)
+    x = np.concatenate([np.linspace(-lim, lim, 20001), tiny, -tiny, [0.0]]).astype(dtype)
+    got = _expm1(x)
+    assert got.dtype == dtype
+    ref = np.expm1(x.astype(np.float64))
+    rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)
+    assert rel.max() < tol
+    # the naive exp(x) - 1 loses all digits near 0: the test would catch that
+    assert np.abs(_apply(tiny.astype(dtype))[0] - 1 - np.expm1(tiny)).max() > 0
+    sat = _expm1(np.array([-1e4, np.nan, 1e4], dtype))
+    assert sat[0] == -1.0 and np.isnan(sat[1]) and np.isfinite(sat[2])
 
 
 @njit
@@ -163,6 +188,9 @@ def test_float32_math_stays_float32():
     ``fexp`` polynomial to float64.
     """
     from neurodyn.simulators._kernels.hh_model import hh_step
+    from neurodyn.simulators._kernels.pyloric_model import gates_step, kinetic_constants
+
+    KIN = tuple(np.float32(v) for v in kinetic_constants(0.025, 283.0))
 
     @njit
     def maths(x):
@@ -177,9 +205,14 @@ def test_float32_math_stays_float32():
     def hh(v):
         return hh_step(v, v, v, v, v, v, v, v, v, v, v, v, v, v)
 
+    @njit
+    def gates(v):
+        return gates_step(v, v, v, v, v, v, v, v, v, v, v, v, v, KIN)
+
     assert _float64_ops(maths, np.float32(0.5)) == []
     assert _float64_ops(noise, np.uint64(5)) == []
     assert _float64_ops(hh, np.float32(-60.0)) == []
+    assert _float64_ops(gates, np.float32(-60.0)) == []
 
 
 def test_kernel_cache_stamp_covers_the_whole_package():

@@ -95,6 +95,20 @@ def _f32_as_i32(typingctx, x):
     return sig, codegen
 
 
+@intrinsic
+def _floor(typingctx, x):
+    """``floor(x)`` in the type of ``x`` (``llvm.floor``: vectorisable on the CPU, one
+    instruction on the GPU; ``np.floor`` is not lowered for CUDA and ``math.floor`` returns an
+    integer, which would promote float32 arithmetic to float64)."""
+    sig = x(x)
+
+    def codegen(context, builder, signature, args):
+        fn = builder.module.declare_intrinsic("llvm.floor", [args[0].type])
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -132,8 +146,7 @@ def _exp32(x):
     hi = f(88.0)
     x = lo if x < lo else x
     x = hi if x > hi else x
-    # np.floor keeps float32 (math.floor would return int64 and promote the rest to float64)
-    k = np.floor(x * f(_LOG2E) + f(0.5))
+    k = _floor(x * f(_LOG2E) + f(0.5))  # stays float32 (math.floor would give int64)
     r = (x - k * f(0.693359375)) - k * f(-2.12194440e-4)
     p = f(1.0 / 5040.0)
     p = p * r + f(1.0 / 720.0)
@@ -186,7 +199,7 @@ def _expm1_32(x):
     f = np.float32
     x = f(-104.0) if x < f(-104.0) else x
     x = f(88.0) if x > f(88.0) else x
-    k = np.floor(x * f(_LOG2E) + f(0.5))
+    k = _floor(x * f(_LOG2E) + f(0.5))
     r = (x - k * f(0.693359375)) - k * f(-2.12194440e-4)
     q = f(1.0 / 40320.0)
     q = q * r + f(1.0 / 5040.0)
