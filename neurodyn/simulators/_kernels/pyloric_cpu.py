@@ -9,7 +9,7 @@ three neurons of every lane, and LLVM vectorises them (two loops rather than one
 measured 2x faster, the fused body spills registers): the model is branch-free
 and the fixed row stride lets LLVM prove that the rows do not overlap.
 
-Per step: noise (counter-based generator, the same streams as :mod:`.pyloric_loop`), synaptic
+Per step: noise (counter-based generator, the same streams as the CUDA kernel), synaptic
 conductances from the old activations and the synapse update from the old voltages, the
 neuron update, then the online features: the voltages enter a 21-sample float64 ring, the
 Savitzky–Golay interior filter runs over all columns, spikes are tested for all columns at once
@@ -161,7 +161,7 @@ def _pyloric_block(
         for c in range(_CL):
             ring[0, c] = float(x[0, c])
     for i in range(1, n_steps):
-        # noise currents (row 2 of work): explicit, counter-based (as pyloric_loop), or none
+        # noise currents (row 2 of work): explicit, counter-based (as the CUDA kernel), or none
         if use_noise:
             for l in range(_LB):
                 r = min(first + l, num - 1)

@@ -1,9 +1,10 @@
 """Pyloric network model (Prinz, Bucher & Marder 2004): one scalar definition for every kernel.
 
-The per-step arithmetic is written once, as ``@njit`` functions on scalars and
-tuples, generic in the floating type of the state (``type(v)``). The CPU kernels (SIMD lanes across
-simulations), the CUDA kernels (one thread per simulation) and the float64 reference loop all
-call the same ``network_step``.
+The per-step arithmetic is written once, as ``@njit`` functions on scalars and tuples, generic
+in the floating type of the state (``type(v)``): ``syn_step`` (one synapse), ``membrane_step``
+(V and Ca of one neuron), ``gates_step`` (its 11 gates) and ``neuron_step`` (the two). The CPU
+kernel (SIMD lanes across networks and neurons) and the CUDA kernel (one thread per neuron) both
+call these functions.
 
 Units: mV, ms, mS (absolute, i.e. membrane mS/cm² × area), µA, µF, µM.
 
@@ -35,7 +36,6 @@ __all__ = [
     "kinetic_constants",
     "membrane_step",
     "network_parameters",
-    "network_step",
     "neuron_step",
 ]
 
@@ -324,122 +324,3 @@ def syn_step(s, v_pre, dtq):
     if rate > one:
         return s_inf
     return s + (s_inf - s) * rate
-
-
-@njit(error_model="numpy")
-def network_step(s, p, k, i0, i1, i2, want_power):
-    f = type(s[0])
-    e_glut, e_chol = f(-70.0), f(-80.0)
-    v0, v1, v2 = s[0], s[13], s[26]
-    s0, s1, s2, s3, s4, s5, s6 = s[39], s[40], s[41], s[42], s[43], s[44], s[45]
-    # synaptic conductance and conductance x reversal per postsynaptic neuron (old s)
-    g_ab_lp, g_pd_lp = f(p[24]) * s0, f(p[25]) * s1
-    g_ab_py, g_pd_py = f(p[26]) * s2, f(p[27]) * s3
-    g_lp_pd, g_lp_py, g_py_lp = f(p[28]) * s4, f(p[29]) * s5, f(p[30]) * s6
-    gs0, ge0 = g_lp_pd, g_lp_pd * e_glut
-    gs1 = g_ab_lp + g_pd_lp + g_py_lp
-    ge1 = g_ab_lp * e_glut + g_pd_lp * e_chol + g_py_lp * e_glut
-    gs2 = g_ab_py + g_pd_py + g_lp_py
-    ge2 = g_ab_py * e_glut + g_pd_py * e_chol + g_lp_py * e_glut
-    a = neuron_step(
-        s[0],
-        s[1],
-        s[2],
-        s[3],
-        s[4],
-        s[5],
-        s[6],
-        s[7],
-        s[8],
-        s[9],
-        s[10],
-        s[11],
-        s[12],
-        f(p[0]),
-        f(p[1]),
-        f(p[2]),
-        f(p[3]),
-        f(p[4]),
-        f(p[5]),
-        f(p[6]),
-        f(p[7]),
-        gs0,
-        ge0,
-        i0,
-        k,
-        want_power,
-    )
-    b = neuron_step(
-        s[13],
-        s[14],
-        s[15],
-        s[16],
-        s[17],
-        s[18],
-        s[19],
-        s[20],
-        s[21],
-        s[22],
-        s[23],
-        s[24],
-        s[25],
-        f(p[8]),
-        f(p[9]),
-        f(p[10]),
-        f(p[11]),
-        f(p[12]),
-        f(p[13]),
-        f(p[14]),
-        f(p[15]),
-        gs1,
-        ge1,
-        i1,
-        k,
-        want_power,
-    )
-    c = neuron_step(
-        s[26],
-        s[27],
-        s[28],
-        s[29],
-        s[30],
-        s[31],
-        s[32],
-        s[33],
-        s[34],
-        s[35],
-        s[36],
-        s[37],
-        s[38],
-        f(p[16]),
-        f(p[17]),
-        f(p[18]),
-        f(p[19]),
-        f(p[20]),
-        f(p[21]),
-        f(p[22]),
-        f(p[23]),
-        gs2,
-        ge2,
-        i2,
-        k,
-        want_power,
-    )
-    p0, p1, p2 = a[13], b[13], c[13]
-    if want_power:
-        p0 += g_lp_pd * (v0 - e_glut) * (v0 - e_glut)
-        p1 += (g_ab_lp + g_py_lp) * (v1 - e_glut) * (v1 - e_glut) + g_pd_lp * (v1 - e_chol) * (
-            v1 - e_chol
-        )
-        p2 += (g_ab_py + g_lp_py) * (v2 - e_glut) * (v2 - e_glut) + g_pd_py * (v2 - e_chol) * (
-            v2 - e_chol
-        )
-    n0 = syn_step(s0, v0, f(k[14]))
-    n1 = syn_step(s1, v0, f(k[15]))
-    n2 = syn_step(s2, v0, f(k[16]))
-    n3 = syn_step(s3, v0, f(k[17]))
-    n4 = syn_step(s4, v1, f(k[18]))
-    n5 = syn_step(s5, v1, f(k[19]))
-    n6 = syn_step(s6, v2, f(k[20]))
-    new = a[:13] + b[:13] + c[:13] + (n0, n1, n2, n3, n4, n5, n6)
-    return new, p0, p1, p2
