@@ -15,6 +15,8 @@ One model definition serves both targets. The engine's pieces:
 ``_cuda``    ``numba_cuda()``: lazy ``numba.cuda`` import with the NumPy 2.5 ``row_stack`` shim;
              ``cuda_available()``, ``cuda_simulator_enabled()``.
 ``hh_model`` / ``hh_cpu`` / ``hh_cuda``: the Hodgkin-Huxley model and its two kernels.
+``pyloric_model`` / ``pyloric_online`` / ``pyloric_cpu`` / ``pyloric_cuda``: the pyloric network
+             (lanes = networks x neurons on the CPU; one thread per neuron on the GPU).
 
 How to write a model with this engine (the pattern of ``hh_*``)
 -----------------------------------------------------------------
@@ -28,12 +30,18 @@ How to write a model with this engine (the pattern of ``hh_*``)
    that simulates ``LANES`` simulations with the state in lane arrays (``v = np.empty(LANES)``)
    and, per time step, loops ``for j in range(LANES): v[j], m[j] = step(v[j], m[j], ...)``
    (keep branches that depend on the step index OUTSIDE the lane loops so that LLVM
-   vectorises them); then a thin ``@njit(parallel=True, cache=True)`` kernel that calls the
-   block function in ``prange`` over blocks (keeping the parfor body small keeps compile time
-   down). Pad the last block by repeating a valid simulation; write only real lanes.
+   vectorises them). For a large model, give the state arrays a compile-time shape (LLVM can
+   then prove the rows disjoint) and split the step into a few loops (membrane, gates): one
+   fused loop spills registers (pyloric: 2x slower on AVX2); then a thin
+   ``@njit(parallel=True, cache=True)`` kernel that calls the block function in ``prange``
+   over blocks (keeping the parfor body small keeps compile time down). Pad the last block by
+   repeating a valid simulation; write only real lanes.
 3. CUDA kernel, in a module imported lazily: ``cuda = numba_cuda()`` at its top, then
-   ``@cuda.jit(fastmath=True, cache=True)``, one thread per simulation, the same scalar
-   functions, scalar locals instead of lane arrays; write traces time-major for coalescing.
+   ``@cuda.jit(fastmath=True, cache=True)``, one thread per simulation (or per neuron of a
+   network, exchanging voltages by warp shuffles, when one simulation's state is too large for
+   the registers), the same scalar functions, scalar locals instead of lane arrays; write traces
+   time-major for coalescing. Use ``mathfn`` helpers, not NumPy ufuncs: ``np.floor`` etc.
+   are not lowered for CUDA, even in a branch that is dead on the GPU.
 4. Noise: ``z0, z1 = normal_pair(seed, np.uint64(k >> 1), np.uint64(stream), like)`` at even
    step ``k`` (use ``z1`` at ``k + 1``); one stream id per independent noise source.
 5. Features online: float64 accumulators (``moments_add`` with the window's first sample as

@@ -1,8 +1,9 @@
 """CPU/CUDA dispatch helpers: devices, SIMD lane blocks, CUDA launch configuration.
 
 The CPU kernels process simulations in blocks of :data:`LANES` (one block per ``prange``
-iteration, the lanes in small arrays so that LLVM vectorises the per-step arithmetic). The CUDA
-kernels run one simulation per thread with :func:`cuda_launch_config` blocks.
+iteration, the lanes in small arrays so that LLVM vectorises the per-step arithmetic). The HH
+CUDA kernel runs one simulation per thread with :func:`cuda_launch_config` blocks (the pyloric
+one, one thread per neuron, has its own ``launch_config``).
 """
 
 from __future__ import annotations

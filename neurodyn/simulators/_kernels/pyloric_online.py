@@ -1,7 +1,7 @@
 """Online pyloric features: spikes, bursts and plateaus from a stream of filtered voltages.
 
 Scalar ``@njit`` functions on small float64 state arrays, called from the CPU
-kernel, the CUDA kernel (one thread per simulation, state in local arrays) and from
+kernel, the CUDA kernel (one thread per neuron, state in local arrays) and from
 :func:`neurodyn.features.pyloric_summary` (trace input). They reproduce the reference algorithm
 (``pyloric/summary_statistics.py``, eLife ``summstats.py``) exactly, without storing the trace:
 
