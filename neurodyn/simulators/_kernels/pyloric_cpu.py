@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from neurodyn.simulators._kernels import pyloric_model
+from neurodyn.simulators._kernels.pyloric_model import kinetic_tuple
 from neurodyn.simulators._kernels.pyloric_online import (
     _S_CCTR,
     _S_CCUR,
@@ -46,6 +47,7 @@ from neurodyn.simulators._kernels.pyloric_online import (
     NUM_ONLINE,
     PLATEAU_THRESHOLD,
     features_from_bursts,
+    fir,
     is_spike_sample,
     online_finish,
     online_push,
@@ -70,25 +72,12 @@ gates_step = njit(inline="always", error_model="numpy")(pyloric_model.gates_step
 syn_step = njit(inline="always", error_model="numpy")(pyloric_model.syn_step.py_func)
 
 
-@njit(fastmath=True, error_model="numpy")
-def _fir_column(ring, sg, row, w, c):
-    """Filtered value of column ``c`` with coefficient row ``row`` for the window ending at w."""
-    acc = 0.0
-    slot = (w + 1) % _SG  # ring slot of window sample w - 20
-    for m in range(_SG):
-        acc += sg[row, m] * ring[slot, c]
-        slot += 1
-        if slot == _SG:
-            slot = 0
-    return acc
-
-
 @njit(error_model="numpy")
 def _push_edge_rows(ring, sg, h0, h1, w, st, bs, be, dt, min_duration):
     # mode="interp" head (rows 0..9, at w == 20) or tail (rows 11..20, at the end): scalar path
     for c in range(_CL):
         for h in range(h0, h1):
-            fv = _fir_column(ring, sg, h, w, c)
+            fv = fir(ring[:, c], sg, h, w)
             online_push(st[:, c], bs[c], be[c], fv, dt, min_duration)
 
 
@@ -389,32 +378,7 @@ def cpu_kernel(
     ``(num, 3)`` float64 (mJ-scaled sums over the window, as the CUDA kernel).
     """
     num = params.shape[0]
-    k = (
-        kin[0],
-        kin[1],
-        kin[2],
-        kin[3],
-        kin[4],
-        kin[5],
-        kin[6],
-        kin[7],
-        kin[8],
-        kin[9],
-        kin[10],
-        kin[11],
-        kin[12],
-        kin[13],
-        kin[14],
-        kin[15],
-        kin[16],
-        kin[17],
-        kin[18],
-        kin[19],
-        kin[20],
-        kin[21],
-        kin[22],
-        kin[23],
-    )
+    k = kinetic_tuple(kin, kin[0])  # float64; the model converts at use
     n_blocks = (num + _LB - 1) // _LB
     for b in prange(n_blocks):
         _pyloric_block(

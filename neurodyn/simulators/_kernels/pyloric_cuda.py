@@ -21,7 +21,12 @@ import numpy as np
 from numba import float64
 
 from neurodyn.simulators._kernels._cuda import cuda_simulator_enabled, numba_cuda
-from neurodyn.simulators._kernels.pyloric_model import gates_step, membrane_step, syn_step
+from neurodyn.simulators._kernels.pyloric_model import (
+    gates_step,
+    kinetic_tuple,
+    membrane_step,
+    syn_step,
+)
 from neurodyn.simulators._kernels.pyloric_online import (
     _S_NB,
     _S_NSPK,
@@ -29,6 +34,7 @@ from neurodyn.simulators._kernels.pyloric_online import (
     _S_PSUM,
     NUM_ONLINE,
     features_from_bursts,
+    fir,
     online_finish,
     online_push,
     online_reset,
@@ -92,18 +98,6 @@ else:
         return a
 
 
-@cuda.jit(device=True, inline=True)
-def _fir(ring, sg, row, w):
-    acc = 0.0
-    slot = (w + 1) % _SG  # ring slot of window sample w - 20
-    for m in range(_SG):
-        acc += sg[row, m] * ring[slot]
-        slot += 1
-        if slot == _SG:
-            slot = 0
-    return acc
-
-
 @cuda.jit(fastmath=True, cache=True)
 def cuda_kernel(
     params,
@@ -141,32 +135,8 @@ def cuda_kernel(
     sim = min(sim_raw, num - 1)
     row = sim if active else num  # idle lanes write their bursts to the spare row
     ft = type(s0[0])
-    k = (
-        ft(kin[0]),
-        ft(kin[1]),
-        ft(kin[2]),
-        ft(kin[3]),
-        ft(kin[4]),
-        ft(kin[5]),
-        ft(kin[6]),
-        ft(kin[7]),
-        ft(kin[8]),
-        ft(kin[9]),
-        ft(kin[10]),
-        ft(kin[11]),
-        ft(kin[12]),
-        ft(kin[13]),
-        ft(kin[14]),
-        ft(kin[15]),
-        ft(kin[16]),
-        ft(kin[17]),
-        ft(kin[18]),
-        ft(kin[19]),
-        ft(kin[20]),
-        ft(kin[21]),
-        ft(kin[22]),
-        ft(kin[23]),
-    )
+    k = kinetic_tuple(_plain(kin), ft(0.0))
+    sgp = _plain(sg)
     # this neuron's state and conductances
     o = 13 * j
     v, ca = ft(s0[o]), ft(s0[o + 1])
@@ -274,8 +244,8 @@ def cuda_kernel(
             if w >= _SG - 1:
                 if w == _SG - 1:  # mode="interp" head: window samples 0..9
                     for h in range(_SG // 2):
-                        online_push(st, bsr, ber, _fir(ring, sg, h, w), dt, min_duration)
-                online_push(st, bsr, ber, _fir(ring, sg, _SG // 2, w), dt, min_duration)
+                        online_push(st, bsr, ber, fir(ring, sgp, h, w), dt, min_duration)
+                online_push(st, bsr, ber, fir(ring, sgp, _SG // 2, w), dt, min_duration)
     if active:
         energy[sim, j] = e_sum * dt * 1e-3
     v0, v1, v2 = _voltages(v, base, vsh)
@@ -283,7 +253,7 @@ def cuda_kernel(
         return
     w_last = n_steps - 1 - i0
     for h in range(_SG // 2 + 1, _SG):  # mode="interp" tail
-        online_push(st, bsr, ber, _fir(ring, sg, h, w_last), dt, min_duration)
+        online_push(st, bsr, ber, fir(ring, sgp, h, w_last), dt, min_duration)
     online_finish(st, bsr, ber, dt, min_duration)
     if active:
         aux[sim, j, 0] = st[_S_NB]

@@ -34,6 +34,7 @@ __all__ = [
     "gates_step",
     "initial_state",
     "kinetic_constants",
+    "kinetic_tuple",
     "membrane_step",
     "network_parameters",
     "neuron_step",
@@ -91,6 +92,19 @@ def kinetic_constants(dt: float, temperature: float) -> np.ndarray:
     k[14:21] = [dt * Q10_TAU_SYN**e / K_SYN[SYN_CHOL[s]] for s in range(7)]
     k[21] = dt
     return k
+
+
+@njit
+def kinetic_tuple(kin, like):
+    """The 24 constants of :func:`kinetic_constants` as a tuple of ``type(like)`` (kernels
+    index it with constants, so it stays in registers)."""
+    f = type(like)
+    return (
+        f(kin[0]), f(kin[1]), f(kin[2]), f(kin[3]), f(kin[4]), f(kin[5]), f(kin[6]), f(kin[7]),
+        f(kin[8]), f(kin[9]), f(kin[10]), f(kin[11]), f(kin[12]), f(kin[13]), f(kin[14]),
+        f(kin[15]), f(kin[16]), f(kin[17]), f(kin[18]), f(kin[19]), f(kin[20]), f(kin[21]),
+        f(kin[22]), f(kin[23]),
+    )  # fmt: skip
 
 
 def initial_state() -> np.ndarray:

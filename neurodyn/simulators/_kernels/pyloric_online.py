@@ -30,6 +30,7 @@ __all__ = [
     "SG_WINDOW",
     "burst_capacity",
     "features_from_bursts",
+    "fir",
     "is_spike_sample",
     "online_finish",
     "online_push",
@@ -84,6 +85,20 @@ def sg_matrix(window: int = SG_WINDOW) -> np.ndarray:
 def burst_capacity(window_ms: float, min_duration: float) -> int:
     """Upper bound on kept bursts per neuron (kept starts are > min_duration + 150 ms apart)."""
     return int(window_ms // (min_duration + MAX_ISI)) + 2
+
+
+@njit
+def fir(ring, sg, row, w):
+    """Savitzky–Golay value with coefficient row ``row`` of ``sg`` for the window ending at
+    window index ``w``; ``ring`` (``SG_WINDOW``,) holds sample ``t`` at slot ``t % SG_WINDOW``."""
+    acc = 0.0
+    slot = (w + 1) % SG_WINDOW  # slot of window sample w - (SG_WINDOW - 1)
+    for m in range(SG_WINDOW):
+        acc += sg[row, m] * ring[slot]
+        slot += 1
+        if slot == SG_WINDOW:
+            slot = 0
+    return acc
 
 
 @njit
