@@ -55,6 +55,11 @@ class SynapsNetConfig:
             current cannot see them. Such a model is not a forecaster: ``predict`` returns
             same-frame conditional predictions and ``forecast`` raises. Needs
             ``zero_diagonal=True`` (otherwise A[i, i] would copy the target).
+        residual: ``False`` (default): the decoder output is the predicted (z-scored) value.
+            ``True``: it is the predicted *change* from the neuron's last input frame,
+            ``x_hat[t+1] = z[t] + f(...)`` (MSE loss only). The decoder's linear skip path can
+            already represent the last value, so this changes the parameterisation, not the
+            model class (``benchmarks/synapsnet_calcium_forecast.py`` measures it).
         nan_policy: ``"error"`` (NaN in activity/behaviour raises) or ``"mask"`` (NaN entries
             are left out of the loss and of the z-scoring statistics and enter the decoder as
             the training mean).
@@ -87,6 +92,7 @@ class SynapsNetConfig:
     l1: float = 0.01
     loss: str = "mse"
     current_lag: int = 1
+    residual: bool = False
     nan_policy: str = "error"
     input_clip: float | None = 10.0
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -132,7 +138,7 @@ class SynapsNetConfig:
             check_positive("input_clip", self.input_clip)
         if self.neuron_chunk is not None:
             check_positive("neuron_chunk", self.neuron_chunk, integer=True)
-        for name in ("zero_diagonal", "learn_connectivity"):
+        for name in ("zero_diagonal", "learn_connectivity", "residual"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "a bool", getattr(self, name), exc=TypeError)
         if self.current_lag == 0 and not self.zero_diagonal:
@@ -141,6 +147,13 @@ class SynapsNetConfig:
                 "True when current_lag=0",
                 self.zero_diagonal,
                 "A same-frame current with A[i, i] != 0 would contain the target itself.",
+            )
+        if self.residual and self.loss != "mse":
+            fail(
+                "residual",
+                'False with loss="poisson"',
+                self.residual,
+                "A residual output adds the last z-scored frame; it needs the MSE loss.",
             )
         split = tuple(self.split)
         if len(split) != 3 or not all(

@@ -189,12 +189,16 @@ class SynapsNet(nn.Module):
                 With ``config.current_lag == 0`` these end *at* the predicted frame.
 
         Returns:
-            ``(B, C)`` outputs for the ``C`` neurons of ``rows``.
+            ``(B, C)`` outputs for the ``C`` neurons of ``rows`` (with ``config.residual`` the
+            decoder's output plus the last frame of ``xw``).
         """
         a = self.adjacency(session)[rows]  # (C, N)
         cur = torch.matmul(a, xw if xc is None else xc)  # (B, C, W)
         emb = self.neuron_embeddings[session][rows] if self.config.embedding_dim else None
-        return self.decoder(xw[:, rows], cur, bw, emb)
+        out = self.decoder(xw[:, rows], cur, bw, emb)
+        if self.config.residual:  # predicted change from the last (z-scored, clipped) frame
+            out = out + xw[:, rows, -1]
+        return out
 
     def _prepare(self, activity: Any, behaviour: Any, session: int, extra_behaviour: int = 0):
         """Validate, z-score and NaN-fill inputs -> ``(z, zb)`` on the model device."""

@@ -1,0 +1,187 @@
+"""Why is SynapsNet's one-step calcium forecast barely better than the last value?
+
+For a few networks per generator (the evaluation's generators and seeds,
+``benchmarks/synapsnet_networks.py``), fits SynapsNet with the benchmark's settings and with
+variants given as ``SynapsNetConfig`` overrides, and reports the held-out one-step forecast
+(per-neuron r, test block), edge AUROC of A, and for calcium the references that bound what
+any forecaster can reach:
+
+* ``last_value`` and ``ar2``: per-neuron AR(2) least squares on the training block (the best
+  linear predictor from the neuron's own history is close to AR(2) here);
+* ``oracle_past_spikes``: the noise-free calcium of every *past* frame's spikes (true kernel,
+  true spike counts), propagated one frame, plus the mean count of the frame in progress:
+  the best forecast of a model that knew the past exactly but not the spikes of the current
+  frame (they are not visible before the next frame: the sampled kernel is 0 at lag 0);
+* ``deconv_round``: a nonlinear forecaster from the noisy ΔF/F alone that knows the kernel:
+  frame by frame, the newest spike count is the rounded jump of ΔF/F above what the counts
+  recovered so far predict; the forecast is then built from the recovered counts as in the
+  oracle. It shows how much of the oracle's gain a nonlinear own-history model can reach.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/synapsnet_calcium_forecast.py --generators calcium \
+        --networks 2 --variants '{}' '{"residual": true}' --out results/x.json
+
+Writes JSON (``--out``) and prints one row per (generator, network, variant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.signal import lfilter
+from synapsnet_networks import GENERATORS, forecast_scores, generate
+
+from neurodyn.population import SynapsNetConfig, chronological_split, fit_synapsnet
+from neurodyn.population.metrics import edge_auroc, forecast_correlation
+
+ROOT = Path(__file__).resolve().parent
+
+
+def ar_forecast(x: np.ndarray, train: slice, order: int) -> np.ndarray:
+    """Per-neuron AR(order) + intercept, least squares on the training block -> (T, N)."""
+    t_len, n = x.shape
+    out = np.full_like(x, np.nan)
+    for i in range(n):
+        lagged = np.stack([x[order - 1 - k : t_len - 1 - k, i] for k in range(order)], 1)
+        design = np.c_[lagged, np.ones(len(lagged))]
+        m = train.stop - order
+        coef = np.linalg.lstsq(design[:m], x[order:, i][:m], rcond=None)[0]
+        out[order:, i] = design @ coef
+    return out
+
+
+def _kernel(net) -> tuple[float, float, float]:
+    """``(a, b, scale)``: per-frame decay factors and amplitude/peak of ``calcium_network``."""
+    cfg = net.config
+    td, tr_ = cfg["tau_decay_s"], cfg["tau_rise_s"]
+    t_peak = np.log(td / tr_) * tr_ * td / (td - tr_)
+    peak = np.exp(-t_peak / td) - np.exp(-t_peak / tr_)
+    return np.exp(-net.dt / td), np.exp(-net.dt / tr_), cfg["spike_amplitude"] / peak
+
+
+def deconv_round(net, train: slice) -> np.ndarray:
+    """Forecast from ΔF/F only: recover counts by rounding, then forecast as the oracle."""
+    a, b, scale = _kernel(net)
+    y = net.activity.astype(np.float64)
+    t_len, n = y.shape
+    mu = net.spikes[train].mean(0)
+    slow = np.zeros(n)  # recovered slow/fast states at frame t-1 (counts up to t-1)
+    fast = np.zeros(n)
+    out = np.full((t_len, n), np.nan)
+    jump = scale * (a - b)  # ΔF/F of one spike of frame t-1 seen at frame t
+    for t in range(1, t_len):
+        # frame t: a * slow - b * fast from counts <= t-2, plus jump * s[t-1]
+        base = scale * (a * a * slow - b * b * fast) if t > 1 else np.zeros(n)
+        s_prev = np.maximum(0.0, np.round((y[t] - base) / jump)) if t > 1 else np.zeros(n)
+        slow = a * slow + s_prev
+        fast = b * fast + s_prev
+        if t + 1 < t_len:
+            out[t + 1] = scale * (a * (a * slow + mu) - b * (b * fast + mu))
+    return out
+
+
+def oracle_past_spikes(net, train: slice) -> np.ndarray:
+    """Noise-free forecast from all past spike counts and the mean count of the current frame.
+
+    ``conv[t+1] = amp/peak * (a slow[t] - b fast[t])`` with ``slow[t] = a slow[t-1] + s[t]``
+    (``fast`` likewise); ``s[t]`` is replaced by its training mean. Exact for the generator's
+    kernel (``calcium_network``), up to the burn-in spikes that are not stored (a transient of
+    the first ~20 frames, outside the test block).
+    """
+    a, b, scale = _kernel(net)
+    s = net.spikes.astype(np.float64)
+    slow = lfilter([1.0], [1.0, -a], s, axis=0)
+    fast = lfilter([1.0], [1.0, -b], s, axis=0)
+    mu = s[train].mean(0)
+    out = np.full(s.shape, np.nan)
+    out[2:] = scale * (a * (a * slow[:-2] + mu) - b * (b * fast[:-2] + mu))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--generators", nargs="*", default=["calcium"], choices=list(GENERATORS))
+    p.add_argument("--networks", type=int, default=1)
+    p.add_argument("--first-network", type=int, default=0)
+    p.add_argument("--num-neurons", type=int, default=100)
+    p.add_argument("--num-steps", type=int, default=6000)
+    p.add_argument("--frame-rate", type=float, default=10.0)
+    p.add_argument("--window", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--variants", nargs="*", default=["{}"], help="JSON dicts of SynapsNetConfig overrides"
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "results" / "synapsnet_calcium_forecast.json")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    variants = [json.loads(v) for v in args.variants]
+    rows = []
+    for kind in args.generators:
+        for k in range(args.first_network, args.first_network + args.networks):
+            net = generate(kind, GENERATORS[kind] + k, args)
+            x = net.activity.astype(np.float64)
+            train, _, test = chronological_split(len(x))
+            refs = {"last_value": np.vstack([np.full((1, x.shape[1]), np.nan), x[:-1]])}
+            refs["ar2"] = ar_forecast(x, train, 2)
+            if kind == "calcium":
+                refs["oracle_past_spikes"] = oracle_past_spikes(net, train)
+                refs["deconv_round"] = deconv_round(net, train)
+            row = {"generator": kind, "network": k, "references": {}, "variants": []}
+            for name, pred in refs.items():
+                r = float(np.nanmean(forecast_correlation(pred[test], x[test])))
+                row["references"][name] = r
+            print(
+                f"{kind} {k}: " + "  ".join(f"{n}={v:.4f}" for n, v in row["references"].items()),
+                flush=True,
+            )
+            for over in variants:
+                cfg = SynapsNetConfig.from_dict(
+                    {
+                        **SynapsNetConfig(
+                            window=args.window,
+                            epochs=args.epochs,
+                            patience=args.patience,
+                            seed=args.seed,
+                        ).to_dict(),
+                        **over,
+                    }
+                )
+                tic = time.perf_counter()
+                model = fit_synapsnet(x, config=cfg, device="cpu", progress=False)
+                fit_s = time.perf_counter() - tic
+                sc = forecast_scores(model.predict(x).numpy(), x, train, test)
+                auroc = edge_auroc(model.connectivity().double().numpy(), net.weights)
+                v = {
+                    "overrides": over,
+                    "mean_r": sc["mean_r"],
+                    "r": sc["r"],
+                    "mean_mse_z": sc["mean_mse_z"],
+                    "auroc": float(auroc),
+                    "epochs": len(model.history["val_loss"]),
+                    "best_val_loss": float(min(model.history["val_loss"])),
+                    "fit_s": fit_s,
+                }
+                row["variants"].append(v)
+                print(
+                    f"  {json.dumps(over):40s} r={v['mean_r']:.4f} mse_z={v['mean_mse_z']:.4f} "
+                    f"auroc={v['auroc']:.3f} val={v['best_val_loss']:.4f} "
+                    f"epochs={v['epochs']} ({fit_s:.0f} s)",
+                    flush=True,
+                )
+            rows.append(row)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(
+                json.dumps({"args": {**vars(args), "out": str(args.out)}, "rows": rows}, indent=1)
+            )
+
+
+if __name__ == "__main__":
+    main()
