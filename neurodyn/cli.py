@@ -160,13 +160,16 @@ def fit(
 @app.command()
 def study(
     name: str = typer.Argument(
-        ..., help="'hh-synthetic' (eLife Fig 5), 'hh-allen' (Fig 6), 'pyloric' (Fig 8 paths)."
+        ...,
+        help="'hh-synthetic' (eLife Fig 5), 'hh-allen' (Fig 6), 'pyloric' (Fig 8 paths), "
+        "'pyloric-posterior' (Figs 8-9 with a trained posterior).",
     ),
     out: Path = typer.Option(Path("neurodyn_study"), "--out", "-o", help="Output folder."),
     num_simulations: int = typer.Option(20_000, help="Simulation budget (hh studies)."),
     max_epochs: int = typer.Option(200, help="Training epochs at most (hh studies)."),
     seed: int = typer.Option(0, help="Seed of draws, simulations and training."),
     device: str = typer.Option("auto", help="'auto' (GPU when present), 'cpu' or 'cuda'."),
+    budget_s: float = typer.Option(420.0, help="Wall-clock budget in s (pyloric-posterior)."),
 ) -> None:
     """Run a reproduction study and write report.html (+ report.json) into OUT."""
     from neurodyn.studies.cli import run_study
@@ -178,6 +181,7 @@ def study(
         max_epochs=max_epochs,
         seed=seed,
         device=device,
+        budget_s=budget_s,
         echo=typer.echo,
     )
     typer.echo(f"report: {path}")
