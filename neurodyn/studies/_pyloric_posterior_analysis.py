@@ -189,10 +189,13 @@ def analyse(
     out: Path,
     echo: Callable[[str], None],
     grad_posterior: Any,
+    fallback: tuple[torch.Tensor, torch.Tensor],
 ) -> dict[str, Any]:
     """Posterior predictive check, disparate pair, paths, conditional correlations.
 
-    Writes ``out/arrays.npz`` and returns the numbers (see the study module docstring).
+    ``fallback``: valid training simulations ``(theta, x)``, searched for the disparate pair
+    when fewer than 2 predictive simulations are valid. Writes ``out/arrays.npz`` and returns
+    the numbers (see the study module docstring).
     """
     from neurodyn.analysis import (
         circuit_breakdown,
@@ -241,16 +244,23 @@ def analyse(
     # --------------------------------------------------------------- disparate pair, paths
     t0 = time.perf_counter()
     z = ((theta.double() - z_mean) / z_sd).numpy()
-    i, j, zd = select_disparate_pair(z, mean_d, num_candidates=cfg.num_candidates)
-    a, b = theta[i].double(), theta[j].double()
+    source, pool_theta, pool_x, pool_d = "posterior predictive samples", theta, x, mean_d
+    if valid.sum() < 2:  # a poor posterior: fall back on the valid training simulations
+        source = "valid training simulations (fewer than 2 valid predictive samples)"
+        pool_theta, pool_x = fallback
+        dd = feature_distance(pool_x[:, :NUM_TIMING].numpy(), xo[:NUM_TIMING], pop_sd[:NUM_TIMING])
+        pool_d = dd.mean(1)
+    pool_z = ((pool_theta.double() - z_mean) / z_sd).numpy()
+    i, j, zd = select_disparate_pair(pool_z, pool_d, num_candidates=cfg.num_candidates)
+    a, b = pool_theta[i].double(), pool_theta[j].double()
     ratio = torch.maximum(a[:24], b[:24]) / torch.minimum(a[:24], b[:24]).clamp_min(1e-12)
+    gap = (pool_x[i, :NUM_TIMING] - pool_x[j, :NUM_TIMING]).abs().numpy()
     num["pair"] = {
+        "source": source,
         "indices": [i, j],
         "z_distance": zd,
-        "distance_to_x_o_sd": [float(mean_d[i]), float(mean_d[j])],
-        "distance_between_sd": float(
-            np.mean(np.abs(x[i, :NUM_TIMING] - x[j, :NUM_TIMING]).numpy() / pop_sd[:NUM_TIMING])
-        ),
+        "distance_to_x_o_sd": [float(pool_d[i]), float(pool_d[j])],
+        "distance_between_sd": float(np.mean(gap / pop_sd[:NUM_TIMING])),
         "membrane_ratio_above_2": int((ratio > 2).sum()),
         "synapse_abs_log_diff_above_2": int(((a[24:] - b[24:]).abs() > 2).sum()),
     }
@@ -309,7 +319,8 @@ def analyse(
         "straight_valid": straight_valid.numpy(), "path_x": xs[:k].numpy(),
         "ortho_theta": ortho.theta.cpu().numpy(), "ortho_arc": ortho.arc_length.cpu().numpy(),
         "ortho_valid": ob.valid.numpy(), "ortho_x": xs[k : k + m].numpy(),
-        "ortho_log_prob": ortho.log_prob.cpu().numpy(), "pair": np.array([i, j]),
+        "ortho_log_prob": ortho.log_prob.cpu().numpy(),
+        "pair_theta": torch.stack([a, b]).numpy(),
     }  # fmt: skip
     echo(f"path: {pb.fraction_valid:.0%} valid; orthogonal path: {ob.fraction_valid:.0%} valid")
 

@@ -538,6 +538,7 @@ def run_pyloric_posterior_study(
         out=out,
         echo=echo,
         grad_posterior=_GradPosterior(posterior, xo_t),
+        fallback=(torch.cat([r[0] for r in npe._rounds]), torch.cat([r[1] for r in npe._rounds])),
     )
     numbers["config"] = asdict(cfg)
     numbers["device"] = str(device)

@@ -228,6 +228,23 @@ def test_resume_after_a_killed_round(shared_data, tmp_path, stand_in):
     assert res.numbers["rounds"][0]["epochs"] >= 1
 
 
+def test_pair_falls_back_on_training_simulations(shared_data, tmp_path, stand_in):
+    xo, prior = stand_in
+
+    class NoValidPredictive(FakeSimulator):
+        def __call__(self, theta, seeds):
+            x = super().__call__(theta, seeds)
+            return torch.full_like(x, float("nan")) if self.calls == 5 else x  # call 5: PPC
+
+    cfg = _tiny(shared_data, budget_s=20.0, max_epochs=2, num_ppc=30)
+    res = run_pyloric_posterior_study(
+        cfg, out=tmp_path, simulate=NoValidPredictive(xo, prior), prior=prior, echo=print
+    )
+    assert res.numbers["ppc"]["fraction_valid"] == 0.0
+    assert res.numbers["pair"]["source"].startswith("valid training simulations")
+    assert res.numbers["path"]["num_simulated"] == 4
+
+
 def test_missing_observation_file(tmp_path, stand_in):
     xo, prior = stand_in
     cfg = PyloricPosteriorConfig(device="cpu", data_dir=str(tmp_path))
