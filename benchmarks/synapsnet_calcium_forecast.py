@@ -15,7 +15,10 @@ any forecaster can reach:
 * ``deconv_round``: a nonlinear forecaster from the noisy ΔF/F alone that knows the kernel:
   frame by frame, the newest spike count is the rounded jump of ΔF/F above what the counts
   recovered so far predict; the forecast is then built from the recovered counts as in the
-  oracle. It shows how much of the oracle's gain a nonlinear own-history model can reach.
+  oracle. It shows how much of the oracle's gain a nonlinear own-history model can reach;
+* ``spike_r2_from_past``: test-block R² (mean over neurons) of the current frame's spike count
+  predicted from the counts of *all* neurons in the three previous frames (ridge, λ = 1e4,
+  fitted on the training block): how much the network could tell about the frame in progress.
 
 Usage::
 
@@ -86,6 +89,26 @@ def deconv_round(net, train: slice) -> np.ndarray:
     return out
 
 
+def spike_r2_from_past(net, train: slice, test: slice, lags: int = 3, lam: float = 1e4) -> float:
+    """Mean test R² of s[t] from s[t-1 .. t-lags] of all neurons (ridge on the training block)."""
+    s = net.spikes.astype(np.float64)
+    t_len = len(s)
+    design = np.concatenate([s[lags - 1 - k : t_len - 1 - k] for k in range(lags)], 1)
+    target = s[lags:]
+    m = train.stop - lags
+    dmean, tmean = design[:m].mean(0), target[:m].mean(0)
+    dc = design - dmean
+    coef = np.linalg.solve(
+        dc[:m].T @ dc[:m] + lam * np.eye(dc.shape[1]), dc[:m].T @ (target[:m] - tmean)
+    )
+    pred = dc @ coef + tmean
+    rows = slice(test.start - lags, None)
+    err = ((target[rows] - pred[rows]) ** 2).sum(0)
+    tot = ((target[rows] - target[rows].mean(0)) ** 2).sum(0)
+    keep = tot > 0
+    return float(np.mean(1.0 - err[keep] / tot[keep]))
+
+
 def oracle_past_spikes(net, train: slice) -> np.ndarray:
     """Noise-free forecast from all past spike counts and the mean count of the current frame.
 
@@ -138,6 +161,8 @@ def main() -> None:
             for name, pred in refs.items():
                 r = float(np.nanmean(forecast_correlation(pred[test], x[test])))
                 row["references"][name] = r
+            if kind in ("calcium", "lif"):
+                row["references"]["spike_r2_from_past"] = spike_r2_from_past(net, train, test)
             print(
                 f"{kind} {k}: " + "  ".join(f"{n}={v:.4f}" for n, v in row["references"].items()),
                 flush=True,
