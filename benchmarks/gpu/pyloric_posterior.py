@@ -111,18 +111,20 @@ def main() -> None:
     ]  # fmt: skip
     for row in rows:
         echo(" | ".join(f"{c!s:>16}" for c in row))
-    echo(
-        f"compile {n['compile_seconds']:.1f} s; study {n['seconds']:.1f} s; total {n['wall_seconds_including_imports']:.1f} s"
-    )
+    secs = (n["compile_seconds"], n["seconds"], n["wall_seconds_including_imports"])
+    echo("compile {:.1f} s; study {:.1f} s; total {:.1f} s".format(*secs))
     echo(f"PPC valid {ppc['fraction_valid']:.3f} of {ppc['num_samples']} (eLife 0.792, PNAS 0.851)")
     echo(
-        f"path valid {path['fraction_valid']:.2f} ({path['num_simulated']} pts), straight line {path['straight_fraction_valid']:.2f}"
+        f"path valid {path['fraction_valid']:.2f} ({path['num_simulated']} points), "
+        f"straight line {path['straight_fraction_valid']:.2f}"
     )
     echo(
-        f"orthogonal path valid {ortho['fraction_valid']:.2f}, first invalid {ortho['first_invalid']} at {ortho['break_arc_length_z']}"
+        f"orthogonal path valid {ortho['fraction_valid']:.2f}, first invalid "
+        f"{ortho['first_invalid']} at arc length {ortho['break_arc_length_z']}"
     )
     echo(
-        f"cond. corr. ({cc['num_conditions']} conditions) vs eLife: r={vs.get('pearson_r')}, sign agreement={vs.get('sign_agreement')}"
+        f"conditional correlation ({cc['num_conditions']} conditions) vs eLife: "
+        f"r = {vs.get('pearson_r')}, sign agreement = {vs.get('sign_agreement')}"
     )
     log.close()
     sys.stdout.flush()
