@@ -12,7 +12,7 @@ from scipy import stats
 from neurodyn.simulators import derive_seeds
 from neurodyn.simulators._kernels._cuda import numba_cuda
 from neurodyn.simulators._kernels.launch import LANES, cuda_launch_config, num_lane_blocks
-from neurodyn.simulators._kernels.mathfn import fexp, fexpm1, flog, fsincos
+from neurodyn.simulators._kernels.mathfn import _expm1_32_gpu, fdiv, fexp, fexpm1, flog, fsincos
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
 from neurodyn.simulators._kernels.rng import normal_pair, resolve_seeds
 
@@ -78,6 +78,49 @@ def test_fexpm1_relative_error_also_near_zero(dtype, lim, tol):
     assert np.abs(_apply(tiny.astype(dtype))[0] - 1 - np.expm1(tiny)).max() > 0
     sat = _expm1(np.array([-1e4, np.nan, 1e4], dtype))
     assert sat[0] == -1.0 and np.isnan(sat[1]) and np.isfinite(sat[2])
+
+
+@njit
+def _expm1_gpu_blend(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = _expm1_32_gpu(x[i])
+    return out
+
+
+def test_gpu_float32_expm1_blend_relative_error():
+    """The GPU float32 ``expm1`` (polynomial for |x| < 0.35, exp(x) - 1 beyond), evaluated on the
+    CPU: relative error < 5e-7 everywhere, also near 0 and at the switch point (the GPU's
+    hardware exp adds ~2 ulp beyond 0.35, where the result is >= 0.3 in magnitude)."""
+    tiny = np.geomspace(1e-30, 0.35, 4000)
+    edge = np.linspace(0.3, 0.4, 4001)
+    x = np.concatenate([np.linspace(-80, 80, 40001), tiny, -tiny, edge, -edge, [0.0]])
+    x = x.astype(np.float32)
+    got = _expm1_gpu_blend(x)
+    assert got.dtype == np.float32
+    ref = np.expm1(x.astype(np.float64))
+    rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)
+    assert rel.max() < 5e-7
+
+
+@njit
+def _div(a, b):
+    out = np.empty_like(a)
+    for i in range(a.size):
+        out[i] = fdiv(a[i], b[i])
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fdiv_is_ieee_division_on_the_cpu(dtype):
+    rng = np.random.default_rng(1)
+    a = (rng.standard_normal(10000) * 10.0 ** rng.uniform(-20, 20, 10000)).astype(dtype)
+    b = (rng.standard_normal(10000) * 10.0 ** rng.uniform(-20, 20, 10000)).astype(dtype)
+    b[:3] = 0.0
+    got = _div(a, b)
+    assert got.dtype == dtype
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(got, a / b)
 
 
 @njit

@@ -38,6 +38,7 @@ from neurodyn.simulators._kernels.pyloric_online import (
     online_finish,
     online_push,
     online_reset,
+    sg_matrix,
 )
 from neurodyn.simulators._kernels.rng import normal_pair
 
@@ -51,6 +52,9 @@ NETWORKS_PER_WARP = 10
 THREADS_PER_BLOCK = 128
 _FULL = 0xFFFFFFFF
 _SG = 21
+#: interior Savitzky-Golay row: a global array, so numba embeds it as constant data and the
+#: unrolled filter reads the coefficients as constant operands instead of global loads
+_SG_CENTER = np.ascontiguousarray(sg_matrix(_SG)[_SG // 2])
 
 
 def launch_config(num: int, threads: int = THREADS_PER_BLOCK) -> tuple[int, int]:
@@ -96,6 +100,19 @@ else:
     @cuda.jit(device=True, inline=True)
     def _plain(a):
         return a
+
+
+@cuda.jit(device=True, inline=True)
+def _fir_center(ring, w):
+    # fir(ring, sg, _SG // 2, w) with the coefficients as compile-time constants (same order)
+    acc = 0.0
+    slot = (w + 1) % _SG
+    for m in range(_SG):
+        acc += _SG_CENTER[m] * ring[slot]
+        slot += 1
+        if slot == _SG:
+            slot = 0
+    return acc
 
 
 @cuda.jit(fastmath=True, cache=True)
@@ -245,7 +262,7 @@ def cuda_kernel(
                 if w == _SG - 1:  # mode="interp" head: window samples 0..9
                     for h in range(_SG // 2):
                         online_push(st, bsr, ber, fir(ring, sgp, h, w), dt, min_duration)
-                online_push(st, bsr, ber, fir(ring, sgp, _SG // 2, w), dt, min_duration)
+                online_push(st, bsr, ber, _fir_center(ring, w), dt, min_duration)
     if active:
         energy[sim, j] = e_sum * dt * 1e-3
     v0, v1, v2 = _voltages(v, base, vsh)

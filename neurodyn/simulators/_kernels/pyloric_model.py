@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
-from neurodyn.simulators._kernels.mathfn import fexp, fexpm1, flog, is_float32
+from neurodyn.simulators._kernels.mathfn import fdiv, fexp, fexpm1, flog, is_float32, on_gpu
 
 __all__ = [
     "AREA_CM2",
@@ -127,10 +127,20 @@ def _log(x):
 
 
 @njit(error_model="numpy")
+def _divc(x, c):
+    """``x / c`` for a constant ``c``; in float32 on the GPU a multiply by the reciprocal
+    (folded at compile time), elsewhere the exact division."""
+    f = type(x)
+    if on_gpu() and is_float32(x):
+        return x * f(1.0 / c)
+    return x / f(c)
+
+
+@njit(error_model="numpy")
 def boltz(v, a, b):
     f = type(v)
     one = f(1.0)
-    return one / (one + _exp((v + f(a)) / f(b)))
+    return fdiv(one, one + _exp(_divc(v + f(a), b)))
 
 
 @njit(error_model="numpy")
@@ -147,7 +157,7 @@ def one_minus_exp(a):
 def relax(x_inf, x, dtq, tau):
     """Exponential-Euler step of ``tau dx/dt = x_inf - x`` over ``dtq`` (ms)."""
     if is_float32(x):
-        return x + (x_inf - x) * one_minus_exp(dtq / tau)
+        return x + (x_inf - x) * one_minus_exp(fdiv(dtq, tau))
     return x_inf + (x - x_inf) * _exp(-dtq / tau)  # float64: the reference's formula
 
 
@@ -196,7 +206,7 @@ def membrane_step(
     c_kca = gkca * ((mkca * mkca) * (mkca * mkca))
     c_kd = gkd * ((mkd * mkd) * (mkd * mkd))
     c_h = gh * mh
-    e_ca = f(k[13]) * _log(ca_ext / ca)
+    e_ca = f(k[13]) * _log(fdiv(ca_ext, ca))
     i_ca = (c_cat + c_cas) * (v - e_ca)
     ca_inf = ca0 - f_ca * i_ca
     if is_float32(v):
@@ -217,7 +227,7 @@ def membrane_step(
         + inoise
     )
     # both branches computed, then selected: keeps the lane loops of the CPU kernel branch-free
-    v_relaxed = relax(num / g_tot, v, f(k[12]) * g_tot, one)
+    v_relaxed = relax(fdiv(num, g_tot), v, f(k[12]) * g_tot, one)
     v_euler = v + num * f(k[12])
     v_new = v_euler if g_tot == zero else v_relaxed
     power = zero
@@ -244,20 +254,24 @@ def gates_step(v, ca, mna, mcat, mcas, ma, mkca, mkd, mh, hna, hcat, hcas, ha, k
     one = f(1.0)
     mna_n = relax(boltz(v, 25.5, -5.29), mna, f(k[0]), f(2.64) - f(2.52) * boltz(v, 120.0, -25.0))
     mcat_n = relax(boltz(v, 27.1, -7.2), mcat, f(k[1]), f(43.4) - f(42.6) * boltz(v, 68.1, -20.5))
-    tau_mcas = f(2.8) + f(14.0) / (_exp((v + f(27.0)) / f(10.0)) + _exp((v + f(70.0)) / f(-13.0)))
+    tau_mcas = f(2.8) + fdiv(
+        f(14.0), _exp(_divc(v + f(27.0), 10.0)) + _exp(_divc(v + f(70.0), -13.0))
+    )
     mcas_n = relax(boltz(v, 33.0, -8.1), mcas, f(k[2]), tau_mcas)
     ma_n = relax(boltz(v, 27.2, -8.7), ma, f(k[3]), f(23.2) - f(20.8) * boltz(v, 32.9, -15.2))
-    mkca_inf = (ca / (ca + f(3.0))) * boltz(v, 28.3, -12.6)
+    mkca_inf = fdiv(ca, ca + f(3.0)) * boltz(v, 28.3, -12.6)
     mkca_n = relax(mkca_inf, mkca, f(k[4]), f(180.6) - f(150.2) * boltz(v, 46.0, -22.7))
     mkd_n = relax(boltz(v, 12.3, -11.8), mkd, f(k[5]), f(14.4) - f(12.8) * boltz(v, 28.3, -19.2))
-    tau_mh = f(2.0) / (_exp(f(-14.59) - f(0.086) * v) + _exp(f(-1.87) + f(0.0701) * v))
+    tau_mh = fdiv(f(2.0), _exp(f(-14.59) - f(0.086) * v) + _exp(f(-1.87) + f(0.0701) * v))
     mh_n = relax(boltz(v, 75.0, 5.5), mh, f(k[6]), tau_mh)
-    tau_hna = (f(1.34) / (one + _exp((v + f(62.9)) / f(-10.0)))) * (
-        f(1.5) + one / (one + _exp((v + f(34.9)) / f(3.6)))
+    tau_hna = fdiv(f(1.34), one + _exp(_divc(v + f(62.9), -10.0))) * (
+        f(1.5) + fdiv(one, one + _exp(_divc(v + f(34.9), 3.6)))
     )
     hna_n = relax(boltz(v, 48.9, 5.18), hna, f(k[7]), tau_hna)
     hcat_n = relax(boltz(v, 32.1, 5.5), hcat, f(k[8]), f(210.0) - f(179.6) * boltz(v, 55.0, -16.9))
-    tau_hcas = f(120.0) + f(300.0) / (_exp((v + f(55.0)) / f(9.0)) + _exp((v + f(65.0)) / f(-16.0)))
+    tau_hcas = f(120.0) + fdiv(
+        f(300.0), _exp(_divc(v + f(55.0), 9.0)) + _exp(_divc(v + f(65.0), -16.0))
+    )
     hcas_n = relax(boltz(v, 60.0, 6.2), hcas, f(k[9]), tau_hcas)
     ha_n = relax(boltz(v, 56.9, 4.9), ha, f(k[10]), f(77.2) - f(58.4) * boltz(v, 38.9, -26.5))
     return mna_n, mcat_n, mcas_n, ma_n, mkca_n, mkd_n, mh_n, hna_n, hcat_n, hcas_n, ha_n
@@ -332,9 +346,9 @@ def neuron_step(
 def syn_step(s, v_pre, dtq):
     f = type(s)
     one = f(1.0)
-    v_th, delta = f(-35.0), f(5.0)
-    s_inf = one / (one + _exp((v_th - v_pre) / delta))
-    rate = dtq / (one - s_inf)  # dt / tau_s
+    v_th = f(-35.0)  # mV; slope 5 mV
+    s_inf = fdiv(one, one + _exp(_divc(v_th - v_pre, 5.0)))
+    rate = fdiv(dtq, one - s_inf)  # dt / tau_s
     if rate > one:
         return s_inf
     return s + (s_inf - s) * rate
