@@ -143,7 +143,9 @@ class ConditionalDensity(nn.Module):
         if self.logit:
             width = self.theta_high - self.theta_low
             s = (theta - self.theta_low) / width
-            inside = ((s > 0) & (s < 1)).all(-1)
+            # closed box: a float32 prior or posterior sample can sit exactly on a bound, and
+            # -inf for it would make the training loss infinite
+            inside = ((s >= 0) & (s <= 1)).all(-1)
             s = s.clamp(_EPS_UNIT, 1 - _EPS_UNIT)
             log_s, log_1ms = torch.log(s), torch.log1p(-s)
             theta = log_s - log_1ms  # u = logit(s)
@@ -163,7 +165,10 @@ class ConditionalDensity(nn.Module):
         z = self.flow(self.context(x)).sample((num,))
         u = z * self.theta_std + self.theta_mean
         if self.logit:
-            return self.theta_low + (self.theta_high - self.theta_low) * torch.sigmoid(u)
+            # sigmoid saturates to exactly 0 or 1 for |u| > ~17 (float32): keep samples in the
+            # open box, consistent with the clamp in log_prob_context
+            s = torch.sigmoid(u).clamp(_EPS_UNIT, 1 - _EPS_UNIT)
+            return self.theta_low + (self.theta_high - self.theta_low) * s
         return u
 
     def num_weights(self) -> int:

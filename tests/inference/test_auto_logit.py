@@ -111,6 +111,21 @@ def test_logit_density_is_normalised_inside_the_box(logit_posterior):
     assert abs(float(mass) - 1.0) < 0.01, float(mass)
     outside = torch.tensor([[1.9], [5.1]])
     assert torch.isneginf(logit_posterior.log_prob(outside, x=x_o)).all()
+    # the bounds themselves (float32 samples can land there) get a finite density: an
+    # infinite training loss otherwise (seen in a sequential pyloric round)
+    assert torch.isfinite(logit_posterior.log_prob(torch.tensor([[2.0], [5.0]]), x=x_o)).all()
+
+
+def test_logit_samples_never_reach_the_bounds_even_when_saturated(logit_posterior):
+    est = logit_posterior.estimator
+    x_o = torch.tensor([[4.9]])
+    with torch.no_grad():
+        est.theta_mean.add_(1e3)  # pushes u far beyond sigmoid saturation
+        try:
+            s = est.sample(1000, x_o)
+        finally:
+            est.theta_mean.sub_(1e3)
+    assert bool(((s > 2.0) & (s < 5.0)).all())
 
 
 def test_logit_samples_stay_inside_and_match_the_density(logit_posterior):
