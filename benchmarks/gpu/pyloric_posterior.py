@@ -9,9 +9,17 @@ Prints a summary table and also writes ``OUT/pyloric_posterior/result.json``.
 
 Needs the observation ``stg_xo_845_082_0044_elife_order.csv`` (and, for the comparison,
 ``elife2020_stg_cond_corr_500samples_50res.npz``) in ``NEURODYN_SHARED_DATA`` (or
-``--data-dir``). On the GPU machine::
+``--data-dir``). On the GPU machine, in one call::
 
-    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 400 --device cuda
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --device cuda
+
+or in two calls of at most 10 minutes each: first only the prior round (``--stage sims1``:
+the whole budget simulates prior samples; the valid pairs come back as
+``OUT/pyloric_posterior/round_0.safetensors`` + ``round_0.json``, ~13 MB for 7e4 valid), then
+the rest of the study from those files (``--resume DIR``, DIR holding the two files)::
+
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --stage sims1
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --resume DIR
 
 Locally, a toy run on the CPU (poor posterior, checks the plumbing)::
 
@@ -40,6 +48,24 @@ def _config(args: argparse.Namespace):
         kw["num_ppc"] = args.num_ppc
     if args.sim_batch:
         kw["sim_batch"] = args.sim_batch
+    kw["proposal"] = args.proposal
+    if args.num_rounds == 1:  # NPE on valid prior simulations only (the eLife approach)
+        kw |= dict(
+            num_rounds=1, max_simulations=(50_000_000,), simulation_shares=(0.72,),
+            training_shares=(0.12,),
+        )  # fmt: skip
+    elif args.num_rounds is not None:
+        n = args.num_rounds
+        kw |= dict(
+            num_rounds=n, max_simulations=(20_000_000, *[3_000_000] * (n - 1)),
+            simulation_shares=(0.40, *[0.28 / (n - 1)] * (n - 1)),
+            training_shares=(0.06, *[0.14 / (n - 1)] * (n - 1)),
+        )  # fmt: skip
+    if args.stage == "sims1":  # the prior round only, with the whole budget
+        kw |= dict(
+            num_rounds=1, max_simulations=(50_000_000,), simulation_shares=(0.97,),
+            training_shares=(0.01,), stop_after_round1_simulations=True,
+        )  # fmt: skip
     if args.toy:  # tiny networks and short simulations: plumbing only
         kw |= dict(
             max_simulations=(1500, 300, 300), sim_batch=args.sim_batch or 300, min_valid=5,
@@ -61,6 +87,14 @@ def main() -> None:
     p.add_argument("--sim-batch", type=int, default=None)
     p.add_argument("--work", default="/tmp/neurodyn_pyloric_posterior", help="scratch folder")
     p.add_argument("--toy", action="store_true", help="tiny CPU-sized settings")
+    p.add_argument("--proposal", default="truncated", choices=("truncated", "posterior-apt"))
+    p.add_argument("--num-rounds", type=int, default=None, help="1: NPE on prior sims only")
+    p.add_argument(
+        "--stage", default="all", choices=("all", "sims1"), help="sims1: prior round only"
+    )
+    p.add_argument(
+        "--resume", default=None, help="folder with round_0.safetensors/.json of a sims1 call"
+    )
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -80,6 +114,11 @@ def main() -> None:
         log.flush()
 
     cfg = _config(args)
+    if args.resume:
+        (work / "state").mkdir(parents=True, exist_ok=True)
+        for name in ("round_0.safetensors", "round_0.json"):
+            shutil.copy(Path(args.resume) / name, work / "state" / name)
+        echo(f"resuming from the prior round in {args.resume}")
     echo(f"torch {torch.__version__}, cuda {torch.cuda.is_available()}, config {cfg}")
     if torch.cuda.is_available():
         echo(f"GPU: {torch.cuda.get_device_name(0)}")
@@ -89,6 +128,17 @@ def main() -> None:
         log.flush()
     n = res.numbers
     n["wall_seconds_including_imports"] = time.perf_counter() - t0
+    if res.posterior is None:  # --stage sims1: return the valid prior simulations
+        for name in ("round_0.safetensors", "round_0.json"):
+            shutil.copy(work / "state" / name, dest / name)
+        (dest / "result.json").write_text(json.dumps(n, indent=1, default=str))
+        r = n["rounds"][0]
+        echo(
+            f"prior round: {r['valid']} valid of {r['simulated']} in {r['sim_seconds']:.0f} s "
+            f"({r['sims_per_s']:.0f} sims/s); total {n['wall_seconds_including_imports']:.0f} s"
+        )
+        log.close()
+        return
     (work / "result.json").write_text(json.dumps(n, indent=1, default=str))
     for name in ("result.json", "rounds.csv", "report.html", "arrays.npz"):
         shutil.copy(work / name, dest / name)
@@ -101,11 +151,13 @@ def main() -> None:
     cc = n["conditional_correlation"]
     vs = cc.get("vs_elife", {})
     rows = [
-        ("round", "proposal", "simulated", "valid", "valid %", "sim s", "train s", "epochs"),
+        ("round", "proposal", "simulated", "valid", "valid %", "sim s", "train s", "epochs",
+         "trunc. acc."),
         *[
             (r["round"], r["proposal"], r["simulated"], r["valid"],
              f"{100 * r['valid_fraction']:.2f}", f"{r['sim_seconds']:.0f}",
-             f"{r.get('train_seconds', 0):.0f}", r.get("epochs"))
+             f"{r.get('train_seconds', 0):.0f}", r.get("epochs"),
+             r.get("truncation_acceptance", r.get("truncation_acceptance_probe")))
             for r in n["rounds"]
         ],
     ]  # fmt: skip
@@ -114,13 +166,17 @@ def main() -> None:
     secs = (n["compile_seconds"], n["seconds"], n["wall_seconds_including_imports"])
     echo("compile {:.1f} s; study {:.1f} s; total {:.1f} s".format(*secs))
     echo(f"PPC valid {ppc['fraction_valid']:.3f} of {ppc['num_samples']} (eLife 0.792, PNAS 0.851)")
+    echo(f"PPC samples at the box edge {ppc['fraction_at_box_edge']:.3f} (prior 0.060)")
     echo(
         f"path valid {path['fraction_valid']:.2f} ({path['num_simulated']} points), "
         f"straight line {path['straight_fraction_valid']:.2f}"
     )
     echo(
         f"orthogonal path valid {ortho['fraction_valid']:.2f}, first invalid "
-        f"{ortho['first_invalid']} at arc length {ortho['break_arc_length_z']}"
+        f"{ortho['first_invalid']} at arc length {ortho['break_arc_length_z']}; over "
+        f"{ortho['num_seeds']} seeds {ortho['seeds_fraction_valid']:.2f}; eLife ortho path "
+        f"here {ortho.get('elife_reference_fraction_valid')}; ours from eLife point 23 "
+        f"{ortho.get('from_elife_path_fraction_valid')}"
     )
     echo(
         f"conditional correlation ({cc['num_conditions']} conditions) vs eLife: "

@@ -22,6 +22,9 @@ NUM_TIMING = 15
 #: largest |rho| pairs of the eLife matrix listed in the reference notes (§3c)
 ELIFE_PAIRS = ((10, 11), (2, 4), (2, 3), (6, 28), (7, 28), (6, 7), (22, 27), (3, 6), (11, 14))
 CC_FILE = "elife2020_stg_cond_corr_500samples_50res.npz"
+PATHS_FILE = "elife2020_stg_paths_extracted.npz"
+#: relative distance to a box bound counted as "at the edge" (prior: 1 - (1 - 2e-3)^31 = 6 %)
+EDGE = 1e-3
 
 
 def compare_matrices(ours: Any, reference: Any, *, strong: float = 0.2) -> dict[str, float]:
@@ -223,6 +226,8 @@ def analyse(
     dist = feature_distance(x[:, :NUM_TIMING].numpy(), xo[:NUM_TIMING], pop_sd[:NUM_TIMING])
     mean_d = np.where(valid, np.nanmean(np.where(valid[:, None], dist, 0.0), 1), np.nan)
     dv = dist[valid]
+    s_box = (theta.double() - prior.low.cpu().double()) / (prior.high - prior.low).cpu().double()
+    at_edge = ((s_box < EDGE) | (s_box > 1 - EDGE)).any(1).numpy()
     num["ppc"] = {
         "num_samples": int(cfg.num_ppc),
         "fraction_valid": float(valid.mean()),
@@ -236,6 +241,10 @@ def analyse(
         "fraction_all_within_1sd": float((dist < 1).all(1).mean()),
         "fraction_all_within_0.5sd": float((dist < 0.5).all(1).mean()),
         "acceptance_rate": float(posterior.acceptance_rate),
+        # leakage check: samples with a coordinate within 1e-3 (relative) of a prior bound
+        "fraction_at_box_edge": float(at_edge.mean()),
+        "fraction_at_box_edge_prior": 1.0 - (1.0 - 2 * EDGE) ** theta.shape[1],
+        "fraction_valid_at_box_edge": float(valid[at_edge].mean()) if at_edge.any() else None,
         "seconds": time.perf_counter() - t0,
     }
     arrays |= {"ppc_theta": theta.numpy(), "ppc_x": x.numpy(), "x_o": xo, "pop_sd": pop_sd}
@@ -276,6 +285,10 @@ def analyse(
     batch = torch.cat([hp.theta.cpu()[idx], ortho.theta.cpu(), hp.straight_theta.cpu()[idx]])
     path_seed = int(seeds_for(cfg.seed, 98, num=1)[0])  # one noise draw for every point
     xs, _ = split_output(simulate(batch.float(), np.full(batch.shape[0], path_seed)))
+    ortho_seeds = seeds_for(cfg.seed, 97, num=cfg.num_ortho_seeds)
+    controls = _ortho_controls(
+        grad_posterior, ortho, ortho_seeds, simulate, prior, z_mean, z_sd, xo_t, data, cfg
+    )
     pb = circuit_breakdown(hp, lambda th: xs[:k], num_evaluations=cfg.num_path_sims)
     ob = circuit_breakdown(ortho, lambda th: xs[k : k + m])
     straight_valid = is_valid(xs[k + m :])
@@ -309,8 +322,10 @@ def analyse(
         "break_arc_length_z": ob.break_arc_length,
         "breaks": ob.first_invalid is not None,
         "log_prob_drop": float(ortho.log_prob[0] - ortho.log_prob[-1]),
+        **controls.pop("numbers"),
         "seconds_paths": time.perf_counter() - t0,
     }
+    arrays |= controls
     arrays |= {
         "path_theta": hp.theta.cpu().numpy(), "path_z": hp.z.cpu().numpy(),
         "path_log_prob": lpz.numpy(), "path_arc": hp.arc_length.cpu().numpy(),
@@ -323,6 +338,13 @@ def analyse(
         "pair_theta": torch.stack([a, b]).numpy(),
     }  # fmt: skip
     echo(f"path: {pb.fraction_valid:.0%} valid; orthogonal path: {ob.fraction_valid:.0%} valid")
+    ref = num["ortho"].get("elife_reference_fraction_valid")
+    if ref is not None:
+        echo(
+            f"eLife orthogonal path simulated here: {ref:.0%} valid; this posterior's "
+            "orthogonal path from eLife point 23: "
+            f"{num['ortho']['from_elife_path_fraction_valid']:.0%} valid"
+        )
 
     if traces is not None and clock.left("analysis") > reserve + 10:
         third = ob.first_invalid if ob.first_invalid is not None else m - 1
@@ -383,6 +405,80 @@ def analyse(
         echo(f"conditional correlation vs eLife: r = {cc['vs_elife']['pearson_r']:.3f}")
     np.savez_compressed(out / "arrays.npz", **arrays)
     return num
+
+
+def _ortho_controls(
+    grad_posterior: Any,
+    ortho: Any,
+    seeds: np.ndarray,
+    simulate: Callable,
+    prior: Any,
+    z_mean: torch.Tensor,
+    z_sd: torch.Tensor,
+    xo_t: torch.Tensor,
+    data: Path,
+    cfg: Any,
+) -> dict[str, Any]:
+    """The orthogonal path under several noise seeds, and two eLife controls.
+
+    * this posterior's orthogonal path simulated with every seed of ``seeds``;
+    * the eLife orthogonal path (``PATHS_FILE``, z-space) simulated with the same seeds: does
+      this simulator lose the rhythm along it, as in eLife (14 of 20 points)?
+    * this posterior's orthogonal path from point ``cfg.ortho_start_index`` of the eLife
+      high-probability path (same start and tangent as eLife, this posterior's gradient).
+
+    Returns arrays (``ortho_valid_seeds`` ``(num_seeds, m)`` etc.) and, under ``"numbers"``,
+    the fractions valid.
+    """
+    from neurodyn.analysis import orthogonal_path
+
+    def valid_over_seeds(theta: torch.Tensor) -> np.ndarray:
+        th = theta.float().cpu().repeat(len(seeds), 1)
+        sd = np.repeat(seeds, theta.shape[0])
+        x, _ = split_output(simulate(th, sd))
+        return is_valid(x).numpy().reshape(len(seeds), theta.shape[0])
+
+    out: dict[str, Any] = {}
+    ov = valid_over_seeds(ortho.theta)
+    num: dict[str, Any] = {
+        "seeds_fraction_valid": float(ov.mean()),
+        "seeds_fraction_valid_last_point": float(ov[:, -1].mean()),
+        "num_seeds": len(seeds),
+    }
+    out["ortho_valid_seeds"] = ov
+    ref_file = data / PATHS_FILE
+    if ref_file.is_file():
+        with np.load(ref_file, allow_pickle=False) as f:
+            oz = torch.as_tensor(f["ortho_path_coords"], dtype=torch.float64)
+            hz = torch.as_tensor(f["high_p_path_coords"], dtype=torch.float64)
+        to_theta = lambda z: z * z_sd + z_mean  # noqa: E731
+        ev = valid_over_seeds(to_theta(oz))
+        mine = orthogonal_path(
+            grad_posterior, to_theta(hz).float(), cfg.ortho_start_index, xo_t, prior=prior,
+            max_length=float(torch.linalg.vector_norm(hz.diff(dim=0), dim=1).sum()) / 27.0,
+        )  # fmt: skip
+        fv = valid_over_seeds(mine.theta)
+        num |= {
+            "elife_reference_fraction_valid": float(ev.mean()),
+            "elife_reference_fraction_valid_last_point": float(ev[:, -1].mean()),
+            "from_elife_path_fraction_valid": float(fv.mean()),
+            "from_elife_path_fraction_valid_last_point": float(fv[:, -1].mean()),
+            "from_elife_path_length_z": mine.length,
+            "from_elife_path_stop_reason": mine.stop_reason,
+            "from_elife_path_log_prob_drop": float(mine.log_prob[0] - mine.log_prob[-1]),
+            "from_elife_path_cosine_to_elife": float(
+                torch.nn.functional.cosine_similarity(
+                    (mine.z[-1] - mine.z[0]).double().cpu(), oz[-1] - oz[0], dim=0
+                )
+            ),
+        }
+        out |= {
+            "elife_ortho_valid_seeds": ev,
+            "from_elife_ortho_theta": mine.theta.cpu().numpy(),
+            "from_elife_ortho_valid_seeds": fv,
+        }
+    out["numbers"] = num
+    return out
 
 
 # ------------------------------------------------------------------------ figures, report
@@ -508,9 +604,9 @@ def write_report(numbers: dict[str, Any], out: Path) -> Path:
     (out / "figures").mkdir(exist_ok=True)
     rep = Report("neurodyn — pyloric posterior for prep 845_082_0044 (eLife Figs 8-9)")
     rep.text(
-        "Sequential NPE (prior round, then posterior proposals with the APT atomic loss) for "
-        "the experimental observation of prep 845_082_0044; invalid simulations are counted "
-        "and excluded. All numbers are in result.json."
+        "Sequential NPE for the experimental observation of prep 845_082_0044 (prior round, "
+        "then the proposal of each round: see the table); invalid simulations are counted and "
+        "excluded. All numbers are in result.json."
     )
     rows = [
         [r_["round"], r_["proposal"], r_["simulated"], r_["valid"], f"{r_['valid_fraction']:.3%}",
@@ -534,8 +630,17 @@ def write_report(numbers: dict[str, Any], out: Path) -> Path:
     rep.status(
         "orthogonal perturbation breaks the rhythm",
         ortho["breaks"],
-        f"first invalid at arc length {ortho['break_arc_length_z']}",
+        f"first invalid at arc length {ortho['break_arc_length_z']}; "
+        f"{ortho['seeds_fraction_valid']:.0%} valid over {ortho['num_seeds']} seeds",
     )
+    if "elife_reference_fraction_valid" in ortho:
+        rep.text(
+            "Orthogonal-path controls: the eLife orthogonal path simulated here is "
+            f"{ortho['elife_reference_fraction_valid']:.0%} valid over {ortho['num_seeds']} "
+            "seeds (eLife: 6 of 20 points valid); this posterior's orthogonal path from point "
+            f"{ortho['start_index']} of the eLife path is "
+            f"{ortho['from_elife_path_fraction_valid']:.0%} valid."
+        )
     if r is not None:
         vs = cc["vs_elife"]
         rep.text(

@@ -8,22 +8,28 @@ Method (everything runs inside one wall-clock budget, ``budget_s``, split into p
   *counted* (per rhythm class: not bursting / irregular, ``rounds.csv``) and excluded from
   density training, as in eLife 2020: for a valid observation ``x_o``,
   ``p(theta | x_o) = p(theta | x_o, x valid)``, so training on the valid pairs only is exact.
-* **Rounds >= 2** draw parameters from the current posterior at ``x_o`` (inside the prior box:
-  the flow models ``logit`` of the box coordinates, ``theta_transform="logit"``) and retrain the
-  same network (warm start) on all valid simulations of all rounds with the **SNPE-C/APT atomic
-  loss** (neurodyn's :class:`~neurodyn.inference.NPE` switches to it as soon as a
-  :class:`~neurodyn.inference.Posterior` proposal is appended). The atomic loss is correct for
-  any proposal and any mixture of rounds, so prior and posterior rounds are pooled.
+* **Rounds >= 2** (``proposal="truncated"``, the default: TSNPE, Deistler et al. 2022) draw
+  parameters from the prior truncated to the ``1 - truncation_quantile`` highest-probability
+  region of the current posterior at ``x_o`` (rejection from the prior box with the flow density
+  as the test, :meth:`~neurodyn.inference.Posterior.truncated_prior`) and retrain the same
+  network (warm start) on all valid simulations of all rounds with the plain NPE loss. Inside the
+  region every round's proposal is the prior up to a constant, so the pooled valid data have
+  density ``p(theta) p(x | theta)`` there, the exact target for an ``x_o`` whose posterior lies
+  in the region. Before each round the rejection cost is measured on one batch of prior
+  samples; when a truncated sample would cost more than ``max_proposal_cost`` simulations (or
+  fewer than 1e-5 of the prior samples are accepted) the round draws from the prior instead
+  (also exact), which is recorded in ``rounds.csv``.
 
-  Why not the truncated prior of TSNPE or the PNAS restricted prior (both keep the plain NPE
-  loss)? TSNPE samples the prior truncated to the highest-probability region of the posterior
-  by rejection from the prior; in 31 dimensions that region holds a tiny fraction of the prior
-  box, so each accepted sample costs ~1/acceptance flow evaluations (and rejection from the
-  posterior instead needs ``q`` bounded over the region, off by e^{tens of nats} in 31-D). The
-  PNAS restriction classifier only removes parameters that give invalid simulations: it raised
-  the valid fraction from 1 % to 5-8 % over rounds 2-3 (3 M simulations each). A posterior
-  proposal gives mostly valid simulations (eLife: 79 % of posterior samples) concentrated near
-  ``x_o``, which is what a budget of ~2 million simulations needs.
+  ``proposal="posterior-apt"`` (the first GPU run, kept to reproduce it) draws from the
+  posterior at ``x_o`` and trains with the SNPE-C/APT atomic loss. It is **biased here**: with
+  the invalid simulations left out, the atomic loss learns ``q ∝ p(theta) p(x | theta, valid) =
+  p(theta) p(x | theta) / P(valid | theta)``, i.e. it favours parameters that rarely give a
+  rhythm, and it does not control the density outside the atoms (the logit flow piles mass at
+  the box edges). Measured: posterior-predictive valid fraction 27.6 % after the prior round,
+  2.9 % after the APT round (H200, ``benchmarks/RESULTS.md``); the same bias on a toy task with
+  a known posterior: ``benchmarks/sequential_npe_invalid_toy.py``.
+
+  With ``num_rounds=1`` the study is the eLife approach: NPE on the valid prior simulations.
 * **Training** is capped in time: the network is trained one epoch at a time from the
   per-epoch checkpoint of :func:`neurodyn.inference.training.fit` until early stopping, the
   epoch cap or the phase deadline.
@@ -36,12 +42,19 @@ Method (everything runs inside one wall-clock budget, ``budget_s``, split into p
   (:func:`~neurodyn.analysis.orthogonal_path`, eLife length = path length / 27) simulated at
   every point; the 31x31 conditional-correlation matrix (resolution 50 over the prior box, as
   the eLife file ``elife2020_stg_cond_corr_500samples_50res.npz``; up to 500 conditioning
-  posterior samples, fewer when the budget runs out) compared with the eLife matrix.
+  posterior samples, fewer when the budget runs out) compared with the eLife matrix. Controls of
+  the orthogonal path (with ``elife2020_stg_paths_extracted.npz``): the eLife orthogonal path
+  itself simulated with ``num_ortho_seeds`` noise seeds (does *this simulator* lose the rhythm
+  along it, as eLife's did?), and this posterior's orthogonal path started from point 23 of the
+  eLife high-probability path.
 
 Outputs in ``out``: ``result.json`` (every number), ``rounds.csv``, ``posterior/``
 (safetensors + JSON), ``arrays.npz`` (samples, predictive features, paths, matrices),
 ``figures/*.png``, ``report.html``; ``state/`` holds per-round checkpoints: re-running the same
-call resumes after the last finished round.
+call resumes after the last finished round. With ``stop_after_round1_simulations`` the study
+stops once the prior round is simulated and saved (``state/round_0.safetensors`` + ``.json``,
+the valid pairs only: ~13 MB for 7e4 valid simulations): a second call (e.g. on another
+machine, with those two files copied into ``out/state``) continues from there.
 
 Run: ``neurodyn study pyloric-posterior --out DIR --device cuda --budget-s 420``.
 """
@@ -84,6 +97,8 @@ _XO_FILE = "stg_xo_845_082_0044_elife_order.csv"
 #: a simulate callable: ``(theta (m, 31), seeds (m,) int64) -> features (m, 18)`` or
 #: ``(m, 26)`` with the ``extras`` columns (last column = rhythm class)
 Simulate = Callable[[torch.Tensor, np.ndarray], torch.Tensor]
+#: proposals of rounds >= 2
+PROPOSALS = ("truncated", "posterior-apt")
 
 
 @dataclass(frozen=True)
@@ -105,12 +120,22 @@ class PyloricPosteriorConfig:
         learning_rate: Adam learning rate.
         max_epochs: epoch cap per round.
         patience: early-stopping patience (epochs).
-        num_atoms: atoms of the APT loss (rounds >= 2).
+        num_atoms: atoms of the APT loss (``proposal="posterior-apt"``).
+        proposal: proposal of rounds >= 2: ``"truncated"`` (TSNPE, plain loss) or
+            ``"posterior-apt"`` (posterior at ``x_o``, atomic loss; biased, see the module
+            docstring).
+        truncation_quantile: the truncated prior keeps ``{theta: log q(theta | x_o) >= tau}``,
+            ``tau`` this quantile of ``log q`` over posterior samples (TSNPE: 1e-4).
+        max_proposal_cost: largest cost of one truncated-prior sample (rejection sampling), in
+            units of one simulation; above it a round draws from the prior.
+        stop_after_round1_simulations: stop once the prior round is simulated and saved
+            (first of two calls; the result then holds only ``rounds``).
         num_ppc: posterior predictive simulations.
         num_path_points: points of the high-probability path (eLife 80).
         num_path_sims: simulated path points, equally spaced in arc length (eLife 20).
         path_max_iter: BFGS iterations of the path optimisation.
         ortho_start_index: start of the orthogonal path on the path (eLife 23).
+        num_ortho_seeds: noise seeds per point of the orthogonal paths (eLife: 1).
         num_conditions: most conditioning samples of the conditional correlation (eLife 500).
         resolution: grid cells per axis of the conditional densities (eLife 50).
         num_candidates: closest predictive samples searched for the disparate pair.
@@ -124,9 +149,9 @@ class PyloricPosteriorConfig:
 
     budget_s: float = 420.0
     num_rounds: int = 3
-    max_simulations: tuple[int, ...] = (2_000_000, 1_000_000, 1_000_000)
-    simulation_shares: tuple[float, ...] = (0.30, 0.13, 0.15)
-    training_shares: tuple[float, ...] = (0.05, 0.06, 0.10)
+    max_simulations: tuple[int, ...] = (20_000_000, 3_000_000, 3_000_000)
+    simulation_shares: tuple[float, ...] = (0.40, 0.14, 0.14)
+    training_shares: tuple[float, ...] = (0.06, 0.06, 0.08)
     sim_batch: int = 100_000
     min_valid: int = 50
     hidden_features: int = 128
@@ -136,11 +161,16 @@ class PyloricPosteriorConfig:
     max_epochs: int = 300
     patience: int = 10
     num_atoms: int = 10
+    proposal: str = "truncated"
+    truncation_quantile: float = 1e-4
+    max_proposal_cost: float = 3.0
+    stop_after_round1_simulations: bool = False
     num_ppc: int = 30_000
     num_path_points: int = 80
     num_path_sims: int = 20
     path_max_iter: int = 60
     ortho_start_index: int = 23
+    num_ortho_seeds: int = 3
     num_conditions: int = 500
     resolution: int = 50
     num_candidates: int = 200
@@ -155,7 +185,7 @@ class PyloricPosteriorConfig:
         for name in (
             "num_rounds", "sim_batch", "min_valid", "hidden_features", "num_transforms",
             "batch_size", "max_epochs", "patience", "num_atoms", "num_ppc", "num_path_sims",
-            "path_max_iter", "num_conditions", "resolution", "num_candidates",
+            "path_max_iter", "num_conditions", "resolution", "num_candidates", "num_ortho_seeds",
         ):  # fmt: skip
             check_positive(name, getattr(self, name), integer=True)
         for name in ("max_simulations", "simulation_shares", "training_shares"):
@@ -186,6 +216,11 @@ class PyloricPosteriorConfig:
                 f"an index in [1, {self.num_path_points - 2}]",
                 self.ortho_start_index,
             )
+        if self.proposal not in PROPOSALS:
+            fail("proposal", f"one of {PROPOSALS}", self.proposal)
+        if not 0 < self.truncation_quantile < 1:
+            fail("truncation_quantile", "a quantile in (0, 1)", self.truncation_quantile)
+        check_positive("max_proposal_cost", self.max_proposal_cost)
         check_positive("t_max", self.t_max)
         check_positive("t_burn_in", self.t_burn_in, strict=False)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -198,14 +233,15 @@ class PyloricPosteriorResult:
 
     Attributes:
         numbers: the JSON-serialisable results.
-        posterior: the trained :class:`~neurodyn.inference.Posterior`.
-        out: the output folder; ``report``: the HTML report.
+        posterior: the trained :class:`~neurodyn.inference.Posterior` (``None`` after
+            ``stop_after_round1_simulations``).
+        out: the output folder; ``report``: the HTML report (``None`` likewise).
     """
 
     numbers: dict[str, Any]
     posterior: Any
     out: Path
-    report: Path
+    report: Path | None
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -377,8 +413,48 @@ def _train(npe: Any, base: Any, cfg: PyloricPosteriorConfig, r: int, clock: _Clo
         "best_val_loss": s.best_val_loss,
         "stopped_early": s.stopped_early,
         "batch_size": bs,
-        "loss": "atomic (APT)" if r > 0 else "maximum likelihood",
+        "loss": "atomic (APT)"
+        if any(kind == "atomic" for *_, kind in npe._rounds)
+        else "maximum likelihood",
     }
+
+
+def _truncated_proposal(
+    posterior: Any,
+    xo_t: torch.Tensor,
+    cfg: PyloricPosteriorConfig,
+    device: torch.device,
+    r: int,
+    sim_seconds: float,
+) -> tuple[Any, dict[str, Any]]:
+    """TSNPE proposal for round ``r`` and its measured rejection cost.
+
+    Returns ``(proposal, info)``: the :class:`~neurodyn.inference.restriction.AcceptRejectPrior`
+    or ``None`` when one accepted sample would cost more than ``cfg.max_proposal_cost``
+    simulations of ``sim_seconds`` each (or when almost nothing is accepted): the round then
+    draws from the prior.
+    """
+    t0 = time.perf_counter()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(int(seeds_for(cfg.seed, r, 5, num=1)[0]))
+        trunc = posterior.truncated_prior(xo_t, quantile=cfg.truncation_quantile)
+        trunc.max_batch = 1_000_000 if device.type == "cuda" else 100_000
+        t1 = time.perf_counter()
+        cand = trunc.prior.sample((trunc.max_batch,))
+        accepted = int(trunc.accept(cand).sum())
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    probe = time.perf_counter() - t1
+    rate = accepted / trunc.max_batch
+    cost = probe / max(accepted, 1) / max(sim_seconds, 1e-12)  # in simulations per sample
+    info = {
+        "truncation_acceptance_probe": rate,
+        "truncation_cost_in_simulations": cost,
+        "truncation_setup_seconds": time.perf_counter() - t0,
+    }
+    if accepted < 10 or cost > cfg.max_proposal_cost:
+        return None, info
+    return trunc, info
 
 
 def run_pyloric_posterior_study(
@@ -457,7 +533,9 @@ def run_pyloric_posterior_study(
     for r in range(cfg.num_rounds):
         path = state / f"round_{r}.safetensors"
         loaded = _load_round(path)
+        proposal, prop_info = None, {}
         if loaded is None:
+            kind = "prior"
             if r == 0:
 
                 def sample(n: int, b: int) -> torch.Tensor:
@@ -467,25 +545,65 @@ def run_pyloric_posterior_study(
                         + (high - low)
                         * torch.rand(n, low.numel(), generator=g, dtype=torch.float64)
                     ).float()
-            else:
+            elif cfg.proposal == "posterior-apt":
+                kind, proposal = "posterior", posterior
 
                 def sample(n: int, b: int, post: Any = posterior, r: int = r) -> torch.Tensor:
                     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                         torch.manual_seed(int(seeds_for(cfg.seed, r, b, 7, num=1)[0]))
                         return post.sample((n,), x=xo_t).cpu()
+            else:
+                sim_s = 1.0 / max(rounds[0]["sims_per_s"], 1e-9)
+                proposal, prop_info = _truncated_proposal(posterior, xo_t, cfg, device, r, sim_s)
+                kind = "truncated" if proposal is not None else "prior"
+                stats = {"drawn": 0.0, "accepted": 0, "seconds": 0.0}
+
+                def sample(
+                    n: int, b: int, prop: Any = proposal, r: int = r, stats: dict = stats
+                ) -> torch.Tensor:
+                    t0 = time.perf_counter()
+                    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                        torch.manual_seed(int(seeds_for(cfg.seed, r, b, 7, num=1)[0]))
+                        if prop is None:
+                            th = prior.sample((n,))
+                        else:
+                            th = prop.sample((n,))
+                            stats["drawn"] += n / max(prop.acceptance_rate, 1e-300)
+                            stats["accepted"] += n
+                    stats["seconds"] += time.perf_counter() - t0
+                    return th.cpu()
 
             have = sum(int(is_valid(x).sum()) for _, x, _ in npe._rounds)
             theta_v, x_v, info = _simulate_round(r, sample, simulate, cfg, clock, have)
-            info["proposal"] = "prior" if r == 0 else "posterior at x_o"
+            info["proposal"] = {
+                "prior": "prior",
+                "posterior": "posterior at x_o",
+                "truncated": "truncated prior (TSNPE)",
+            }[kind]
+            info["proposal_kind"] = kind
+            info.update(prop_info)
+            if r > 0 and cfg.proposal == "truncated":
+                info["proposal_seconds"] = stats["seconds"]
+                if stats["accepted"]:
+                    info["truncation_acceptance"] = stats["accepted"] / stats["drawn"]
             echo(
                 f"round {r + 1}: {info['valid']} valid of {info['simulated']} "
-                f"({info['valid_fraction']:.2%}) in {info['sim_seconds']:.0f} s"
+                f"({info['valid_fraction']:.2%}) in {info['sim_seconds']:.0f} s, "
+                f"proposal {info['proposal']}"
             )
             _save_round(path, theta_v, x_v, info)
         else:
             theta_v, x_v, info = loaded
+            kind = info.get("proposal_kind", "prior" if r == 0 else "posterior")
+            proposal = posterior if kind == "posterior" else None
             echo(f"round {r + 1}: resumed ({info['valid']} valid of {info['simulated']})")
-        npe.append_simulations(theta_v, x_v, proposal=None if r == 0 else posterior)
+        if r == 0 and cfg.stop_after_round1_simulations:
+            numbers = {"rounds": [info], "config": asdict(cfg), "device": str(device)}
+            numbers |= {"compile_seconds": compile_s, "seconds": clock.elapsed()}
+            (out / "result.json").write_text(json.dumps(numbers, indent=1, default=_json_default))
+            return PyloricPosteriorResult(numbers=numbers, posterior=None, out=out, report=None)
+        # truncated/prior rounds: plain loss (a Posterior proposal switches NPE to APT)
+        npe.append_simulations(theta_v, x_v, proposal=proposal if kind == "posterior" else None)
         total_valid = sum(int(is_valid(x).sum()) for _, x, _ in npe._rounds)
         if total_valid < cfg.min_valid:
             fail(
@@ -564,7 +682,8 @@ def _write_rounds_csv(path: Path, rounds: list[dict[str, Any]]) -> None:
     cols = [
         "round", "proposal", "simulated", "valid", "invalid", "not_bursting", "irregular",
         "valid_fraction", "sim_seconds", "sims_per_s", "loss", "train_seconds", "epochs",
-        "best_epoch", "best_val_loss", "batch_size",
+        "best_epoch", "best_val_loss", "batch_size", "truncation_acceptance",
+        "truncation_cost_in_simulations", "proposal_seconds",
     ]  # fmt: skip
     with path.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")

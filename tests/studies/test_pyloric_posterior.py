@@ -105,6 +105,8 @@ def test_select_disparate_pair_brute_force():
         ({"ortho_start_index": 79}, r"ortho_start_index: expected an index in \[1, 78\]"),
         ({"num_path_sims": 81}, "num_path_sims: expected at most"),
         ({"seed": 1.5}, "seed: expected an int"),
+        ({"proposal": "apt"}, "proposal: expected one of"),
+        ({"truncation_quantile": 1.0}, "truncation_quantile: expected a quantile"),
     ],
 )
 def test_config_errors(kwargs, match):
@@ -173,24 +175,34 @@ def stand_in(shared_data):
 def test_study_with_stand_in_simulator(shared_data, tmp_path, stand_in):
     xo, prior = stand_in
     sim = FakeSimulator(xo, prior)
-    cfg = _tiny(shared_data, budget_s=40.0, max_epochs=25)
+    # the stand-in simulates ~1e6/s: allow any rejection cost so that round 2 is truncated
+    cfg = _tiny(shared_data, budget_s=40.0, max_epochs=25, max_proposal_cost=1e12)
     res = run_pyloric_posterior_study(cfg, out=tmp_path, simulate=sim, prior=prior, echo=print)
     n = json.loads((tmp_path / "result.json").read_text())
     r1, r2 = n["rounds"]
     # round 1 from the prior: P(z_25 <= 0.5) = (0.5 + sqrt 3) / (2 sqrt 3) = 0.644
     assert r1["simulated"] == 1500 and r1["valid"] + r1["invalid"] == 1500
     assert abs(r1["valid_fraction"] - 0.644) < 0.05
-    assert r1["loss"] == "maximum likelihood" and r2["loss"] == "atomic (APT)"
-    assert r2["proposal"] == "posterior at x_o"
-    # the posterior proposal avoids the invalid region (z_25 > 0.5: never in the valid
-    # training pairs, so the trained posterior learns to leave it out)
-    assert r2["valid_fraction"] > r1["valid_fraction"] + 0.05
+    # TSNPE: truncated prior, plain loss on every round
+    assert r1["loss"] == "maximum likelihood" and r2["loss"] == "maximum likelihood"
+    assert r2["proposal"] == "truncated prior (TSNPE)"
+    assert 0 < r2["truncation_acceptance"] <= 1
+    assert 0 < r2["truncation_acceptance_probe"] <= 1
+    assert 0 <= n["ppc"]["fraction_at_box_edge"] <= 1
+    assert n["ppc"]["fraction_at_box_edge_prior"] == pytest.approx(1 - 0.998**31)
     assert n["num_valid_total"] == r1["valid"] + r2["valid"]
     assert 0 <= n["ppc"]["fraction_valid"] <= 1
     assert n["path"]["num_simulated"] == 4
     assert n["conditional_correlation"]["num_conditions"] == 2
     vs = n["conditional_correlation"]["vs_elife"]
     assert vs["num_pairs"] == 465
+    ortho = n["ortho"]
+    assert 0 <= ortho["seeds_fraction_valid"] <= 1 and ortho["num_seeds"] == 3
+    # controls with the eLife orthogonal path (file in the shared data)
+    assert 0 <= ortho["elife_reference_fraction_valid"] <= 1
+    assert 0 <= ortho["from_elife_path_fraction_valid"] <= 1
+    # eLife length (path length 6.2955 / 27) unless the descent stops at a stationary point
+    assert 0 < ortho["from_elife_path_length_z"] <= 6.2955 / 27 + 0.01
     rows = (tmp_path / "rounds.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("round,proposal,simulated,valid")
     assert (tmp_path / "posterior" / "weights.safetensors").is_file()
@@ -204,6 +216,56 @@ def test_study_with_stand_in_simulator(shared_data, tmp_path, stand_in):
         assert (a["ppc_theta"] >= prior.low.numpy()).all()
         assert (a["ppc_theta"] <= prior.high.numpy()).all()
     assert res.report.is_file()
+
+
+def test_truncation_too_costly_falls_back_on_the_prior(shared_data, tmp_path, stand_in):
+    xo, prior = stand_in
+    cfg = _tiny(shared_data, max_epochs=3, num_ppc=30, max_proposal_cost=1e-9)
+    res = run_pyloric_posterior_study(
+        cfg, out=tmp_path, simulate=FakeSimulator(xo, prior), prior=prior, echo=print
+    )
+    r2 = res.numbers["rounds"][1]
+    assert r2["proposal"] == "prior" and r2["loss"] == "maximum likelihood"
+    assert r2["truncation_cost_in_simulations"] > 1e-9
+    assert abs(r2["valid_fraction"] - 0.644) < 0.1  # prior samples again
+
+
+def test_apt_option(shared_data, tmp_path, stand_in):
+    xo, prior = stand_in
+    cfg = _tiny(shared_data, max_epochs=3, num_ppc=30, proposal="posterior-apt")
+    res = run_pyloric_posterior_study(
+        cfg, out=tmp_path, simulate=FakeSimulator(xo, prior), prior=prior, echo=print
+    )
+    r2 = res.numbers["rounds"][1]
+    assert r2["proposal"] == "posterior at x_o" and r2["loss"] == "atomic (APT)"
+
+
+def test_two_calls_prior_round_then_the_rest(shared_data, tmp_path, stand_in):
+    xo, prior = stand_in
+    first = _tiny(shared_data, num_rounds=1, max_simulations=(1500,), simulation_shares=(0.5,),
+                  training_shares=(0.1,), stop_after_round1_simulations=True)  # fmt: skip
+    sim = FakeSimulator(xo, prior)
+    res = run_pyloric_posterior_study(first, out=tmp_path / "a", simulate=sim, prior=prior)
+    assert res.posterior is None and res.report is None and sim.calls == 3
+    assert res.numbers["rounds"][0]["simulated"] == 1500
+    # second call elsewhere: only the two files of the prior round are copied
+    (tmp_path / "b" / "state").mkdir(parents=True)
+    for name in ("round_0.safetensors", "round_0.json"):
+        (tmp_path / "b" / "state" / name).write_bytes(
+            (tmp_path / "a" / "state" / name).read_bytes()
+        )
+    msgs: list[str] = []
+    sim2 = FakeSimulator(xo, prior)
+    cfg = _tiny(shared_data, max_epochs=3, num_ppc=30, max_proposal_cost=1e12)
+    res = run_pyloric_posterior_study(
+        cfg, out=tmp_path / "b", simulate=sim2, prior=prior, echo=msgs.append
+    )
+    assert any("round 1: resumed" in m for m in msgs)
+    assert (
+        res.numbers["rounds"][0]["valid"]
+        == json.loads((tmp_path / "a" / "state" / "round_0.json").read_text())["valid"]
+    )
+    assert res.numbers["rounds"][1]["proposal"] == "truncated prior (TSNPE)"
 
 
 def test_resume_after_a_killed_round(shared_data, tmp_path, stand_in):
@@ -222,8 +284,9 @@ def test_resume_after_a_killed_round(shared_data, tmp_path, stand_in):
         cfg, out=tmp_path, simulate=sim, prior=prior, echo=msgs.append
     )
     assert any("round 1: resumed" in m for m in msgs)
-    # round 1 is not simulated again: 1 batch of round 2, then PPC and path simulations
-    assert sim.calls == 3
+    # round 1 is not simulated again: 1 batch of round 2, then PPC, path and 3 orthogonal-path
+    # simulations (this posterior's over the seeds, eLife's, this posterior's from eLife's path)
+    assert sim.calls == 6
     assert res.numbers["rounds"][0]["valid"] == first["valid"]
     assert res.numbers["rounds"][0]["epochs"] >= 1
 
