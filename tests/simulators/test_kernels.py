@@ -11,7 +11,12 @@ from scipy import stats
 
 from neurodyn.simulators import derive_seeds
 from neurodyn.simulators._kernels._cuda import numba_cuda
-from neurodyn.simulators._kernels.launch import LANES, cuda_launch_config, num_lane_blocks
+from neurodyn.simulators._kernels.launch import (
+    LANES,
+    cuda_launch_config,
+    num_lane_blocks,
+    run_block_ranges,
+)
 from neurodyn.simulators._kernels.mathfn import _expm1_32_gpu, fdiv, fexp, fexpm1, flog, fsincos
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
 from neurodyn.simulators._kernels.rng import normal_pair, resolve_seeds
@@ -275,3 +280,49 @@ def test_kernel_cache_stamp_covers_the_whole_package():
     # functions defined elsewhere keep numba's own per-file stamp
     other = FunctionCache(_apply.py_func)._impl
     assert not type(other.locator).__name__.startswith("NeurodynPackage")
+
+
+@njit(nogil=True)
+def _mark_blocks(b0, b1, out, fail_at):
+    for b in range(b0, b1):
+        if b == fail_at:
+            raise ValueError("block failed")
+        out[b] += b + 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_block_ranges_covers_every_block_once_and_reraises(threads):
+    import numba
+
+    old = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        for n in (1, 3, 37):
+            out = np.zeros(n, dtype=np.int64)
+            run_block_ranges(_mark_blocks, n, out, -1)
+            np.testing.assert_array_equal(out, np.arange(1, n + 1))
+        with pytest.raises(ValueError, match="block failed"):
+            run_block_ranges(_mark_blocks, 37, np.zeros(37, dtype=np.int64), 20)
+    finally:
+        numba.set_num_threads(old)
+
+
+def test_cpu_kernels_do_not_depend_on_the_thread_count():
+    import numba
+    import torch
+
+    from neurodyn.simulators import HodgkinHuxley
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one numba thread only")
+    hh = HodgkinHuxley()
+    theta = hh.prior.sample((3 * LANES + 5,))
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = hh.simulate(theta, seed=4)
+        numba.set_num_threads(2)
+        two = hh.simulate(theta, seed=4)
+    finally:
+        numba.set_num_threads(old)
+    assert torch.equal(torch.nan_to_num(one, 7.0), torch.nan_to_num(two, 7.0))

@@ -1,4 +1,4 @@
-"""Compiled simulator kernels: numba on the CPU (``@njit(parallel=True)``) and CUDA.
+"""Compiled simulator kernels: numba on the CPU (lane blocks over threads) and CUDA.
 
 One model definition serves both targets. The engine's pieces:
 
@@ -11,7 +11,8 @@ One model definition serves both targets. The engine's pieces:
              and device invariant.
 ``moments``  float64 online power sums ``moments_add`` and ``central_moments``.
 ``spikes``   the eLife spike rule, online (needs the next two samples only).
-``launch``   ``LANES`` (SIMD lanes per CPU block), ``cuda_launch_config``, ``kernel_device``.
+``launch``   ``LANES`` (SIMD lanes per CPU block), ``run_block_ranges`` (blocks over threads),
+             ``cuda_launch_config``, ``kernel_device``.
 ``_cuda``    ``numba_cuda()``: lazy ``numba.cuda`` import with the NumPy 2.5 ``row_stack`` shim;
              ``cuda_available()``, ``cuda_simulator_enabled()``.
 ``hh_model`` / ``hh_cpu`` / ``hh_cuda``: the Hodgkin-Huxley model and its two kernels.
@@ -33,9 +34,12 @@ How to write a model with this engine (the pattern of ``hh_*``)
    vectorises them). For a large model, give the state arrays a compile-time shape (LLVM can
    then prove the rows disjoint) and split the step into a few loops (membrane, gates): one
    fused loop spills registers (pyloric: 2x slower on AVX2); then a thin
-   ``@njit(parallel=True, cache=True)`` kernel that calls the block function in ``prange``
-   over blocks (keeping the parfor body small keeps compile time down). Pad the last block by
-   repeating a valid simulation; write only real lanes.
+   ``@njit(nogil=True, cache=True)`` loop ``for b in range(b0, b1): block(b, ...)`` and a
+   Python entry point that hands it to ``launch.run_block_ranges`` (ranges of blocks on
+   ``numba.get_num_threads()`` threads). Not ``prange``: a ``parallel=True`` kernel
+   re-optimises the whole inlined block function inside its parfor (HH: cold compile 76 s ->
+   29 s per dtype without it, same speed). Pad the last block by repeating a valid simulation;
+   write only real lanes.
 3. CUDA kernel, in a module imported lazily: ``cuda = numba_cuda()`` at its top, then
    ``@cuda.jit(fastmath=True, cache=True)``, one thread per simulation (or per neuron of a
    network, exchanging voltages by warp shuffles, when one simulation's state is too large for

@@ -1,10 +1,12 @@
-"""CPU kernel of the Hodgkin-Huxley simulator: SIMD lanes in ``prange`` blocks.
+"""CPU kernel of the Hodgkin-Huxley simulator: SIMD lanes in blocks, blocks over threads.
 
-Each ``prange`` iteration owns :data:`~neurodyn.simulators._kernels.launch.LANES`
-simulations whose state lives in small arrays; every per-step loop over the lanes is branch-free
-after inlining, so LLVM vectorises the model arithmetic (with the polynomial ``fexp``). Trace
-output writes ``V`` per step; feature output accumulates the 7 eLife features (plus the 5th
-standardised moment) online, so nothing of length ``num_steps`` is stored.
+Each block (``_hh_block``; blocks spread over threads by
+:func:`~neurodyn.simulators._kernels.launch.run_block_ranges`) owns
+:data:`~neurodyn.simulators._kernels.launch.LANES` simulations whose state lives in small
+arrays; every per-step loop over the lanes is branch-free after inlining, so LLVM vectorises
+the model arithmetic (with the polynomial ``fexp``). Trace output writes ``V`` per step;
+feature output accumulates the 7 eLife features (plus the 5th standardised moment) online, so
+nothing of length ``num_steps`` is stored.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
-from neurodyn.simulators._kernels.launch import LANES
+from neurodyn.simulators._kernels.launch import LANES, run_block_ranges
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
 from neurodyn.simulators._kernels.rng import normal_pair
 from neurodyn.simulators._kernels.spikes import clip_at_threshold, is_spike, spike_count_update
@@ -193,7 +195,14 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
             )
 
 
-@njit(parallel=True, fastmath=True, error_model="numpy", cache=True)
+@njit(nogil=True, fastmath=True, error_model="numpy", cache=True)
+def _hh_blocks(
+    b0, b1, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace
+):
+    for b in range(b0, b1):
+        _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace)
+
+
 def hh_cpu_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace):
     """Simulate ``theta.shape[0]`` HH neurons on the CPU.
 
@@ -214,5 +223,18 @@ def hh_cpu_kernel(theta, seeds, current, noise, v0, dt, windows, dedup, use_rng,
         trace: ``(num, num_steps)`` output of V, or ``(0, 0)`` to skip traces.
     """
     n_blocks = (theta.shape[0] + LANES - 1) // LANES
-    for b in prange(n_blocks):
-        _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace)
+    run_block_ranges(
+        _hh_blocks,
+        n_blocks,
+        theta,
+        seeds,
+        current,
+        noise,
+        v0,
+        dt,
+        windows,
+        dedup,
+        use_rng,
+        features,
+        trace,
+    )

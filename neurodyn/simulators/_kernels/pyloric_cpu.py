@@ -1,6 +1,7 @@
-"""CPU kernel of the pyloric network: SIMD lanes across simulations, ``prange`` over blocks.
+"""CPU kernel of the pyloric network: SIMD lanes across simulations, blocks over threads.
 
-Each ``prange`` iteration simulates :data:`PYLORIC_LANES` networks. Their state lives in small
+Each block (spread over threads by ``launch.run_block_ranges``) simulates
+:data:`PYLORIC_LANES` networks. Their state lives in small
 2-D arrays of compile-time shape whose columns are (neuron, lane) pairs, ``c = j * LB + l``
 (neuron j of simulation l), so that one loop over ``3 * LB`` columns applies the scalar
 :func:`.pyloric_model.membrane_step` and then :func:`.pyloric_model.gates_step` (the two halves
@@ -24,9 +25,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from neurodyn.simulators._kernels import pyloric_model
+from neurodyn.simulators._kernels.launch import run_block_ranges
 from neurodyn.simulators._kernels.pyloric_model import kinetic_tuple
 from neurodyn.simulators._kernels.pyloric_online import (
     _S_CCTR,
@@ -348,7 +350,54 @@ def _pyloric_block(
                 row[q] = np.nan
 
 
-@njit(parallel=True, error_model="numpy", cache=True)
+@njit(nogil=True, error_model="numpy", cache=True)
+def _pyloric_blocks(
+    b0,
+    b1,
+    params,
+    kin,
+    s0,
+    seeds,
+    sig,
+    noise,
+    n_steps,
+    i0,
+    sg,
+    dt,
+    min_duration,
+    capacity,
+    want_power,
+    want_trace,
+    want_features,
+    trace,
+    feats,
+    energy,
+):
+    k = kinetic_tuple(kin, kin[0])  # float64; the model converts at use
+    for b in range(b0, b1):
+        _pyloric_block(
+            b,
+            params,
+            k,
+            s0,
+            seeds,
+            sig,
+            noise,
+            n_steps,
+            i0,
+            sg,
+            dt,
+            min_duration,
+            capacity,
+            want_power,
+            want_trace,
+            want_features,
+            trace,
+            feats,
+            energy,
+        )
+
+
 def cpu_kernel(
     params,
     kin,
@@ -377,28 +426,26 @@ def cpu_kernel(
     ``(num, n_steps, 3)`` (or ``(1, 1, 3)`` unused), feats ``(num, NUM_FULL)`` float64, energy
     ``(num, 3)`` float64 (mJ-scaled sums over the window, as the CUDA kernel).
     """
-    num = params.shape[0]
-    k = kinetic_tuple(kin, kin[0])  # float64; the model converts at use
-    n_blocks = (num + _LB - 1) // _LB
-    for b in prange(n_blocks):
-        _pyloric_block(
-            b,
-            params,
-            k,
-            s0,
-            seeds,
-            sig,
-            noise,
-            n_steps,
-            i0,
-            sg,
-            dt,
-            min_duration,
-            capacity,
-            want_power,
-            want_trace,
-            want_features,
-            trace,
-            feats,
-            energy,
-        )
+    n_blocks = (params.shape[0] + _LB - 1) // _LB
+    run_block_ranges(
+        _pyloric_blocks,
+        n_blocks,
+        params,
+        kin,
+        s0,
+        seeds,
+        sig,
+        noise,
+        n_steps,
+        i0,
+        sg,
+        dt,
+        min_duration,
+        capacity,
+        want_power,
+        want_trace,
+        want_features,
+        trace,
+        feats,
+        energy,
+    )
