@@ -175,6 +175,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sbc_samples": args.sbc_samples,
         "sbc_ks_pvalues": res.ks_pvalues.tolist(),
         "sbc_passed": res.passed,
+        # rank / L: mean 0.5 when unbiased; mass in the outer 5 % tails 0.10 when calibrated
+        # (> 0.10 over-confident, < 0.10 under-confident)
+        "sbc_rank_mean": (res.ranks / args.sbc_samples).mean(0).tolist(),
+        "sbc_rank_outer_frac": (
+            (res.ranks < 0.05 * args.sbc_samples) | (res.ranks > 0.95 * args.sbc_samples)
+        )
+        .mean(0)
+        .tolist(),
         "sbc_bonferroni_threshold": 0.05 / 8,
         "param_names": list(res.param_names),
         "acceptance_rate_xo": acceptance,
