@@ -224,12 +224,9 @@ def _expm1_64(x):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
-def _expm1_32(x):
+def _expm1_taylor32(r):
+    # expm1(r) by its degree-8 Taylor polynomial (float32; small |r|)
     f = np.float32
-    x = f(-104.0) if x < f(-104.0) else x
-    x = f(88.0) if x > f(88.0) else x
-    k = _floor(x * f(_LOG2E) + f(0.5))
-    r = (x - k * f(0.693359375)) - k * f(-2.12194440e-4)
     q = f(1.0 / 40320.0)
     q = q * r + f(1.0 / 5040.0)
     q = q * r + f(1.0 / 720.0)
@@ -237,7 +234,17 @@ def _expm1_32(x):
     q = q * r + f(1.0 / 24.0)
     q = q * r + f(1.0 / 6.0)
     q = q * r + f(0.5)
-    q = (q * r) * r + r  # expm1(r), |r| <= ln2 / 2
+    return (q * r) * r + r
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _expm1_32(x):
+    f = np.float32
+    x = f(-104.0) if x < f(-104.0) else x
+    x = f(88.0) if x > f(88.0) else x
+    k = _floor(x * f(_LOG2E) + f(0.5))
+    r = (x - k * f(0.693359375)) - k * f(-2.12194440e-4)
+    q = _expm1_taylor32(r)  # |r| <= ln2 / 2
     k = f(-126.0) if k < f(-126.0) else k
     two_k = _i32_as_f32((np.int32(k) + np.int32(127)) << np.int32(23))
     return two_k * q + (two_k - f(1.0))
@@ -249,14 +256,7 @@ def _expm1_32_gpu(x):
     # exp(x) - 1 on the special-function unit, whose absolute error ~1e-7 is < 4e-7 relative
     # there. Branch-free: about 12 instructions instead of ~30 for libdevice's expm1f.
     f = np.float32
-    q = f(1.0 / 40320.0)
-    q = q * x + f(1.0 / 5040.0)
-    q = q * x + f(1.0 / 720.0)
-    q = q * x + f(1.0 / 120.0)
-    q = q * x + f(1.0 / 24.0)
-    q = q * x + f(1.0 / 6.0)
-    q = q * x + f(0.5)
-    q = (q * x) * x + x
+    q = _expm1_taylor32(x)
     e = f(math.exp(x)) - f(1.0)
     return q if abs(x) < f(0.35) else e
 
