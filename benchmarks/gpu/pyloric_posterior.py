@@ -68,7 +68,7 @@ def _config(args: argparse.Namespace):
         )  # fmt: skip
     if args.toy:  # tiny networks and short simulations: plumbing only
         kw |= dict(
-            max_simulations=(1500, 300, 300), sim_batch=args.sim_batch or 300, min_valid=5,
+            max_simulations=(1500, *[300] * (kw.get("num_rounds", 3) - 1)), sim_batch=args.sim_batch or 300, min_valid=5,
             hidden_features=32, num_transforms=2, max_epochs=40, num_ppc=args.num_ppc or 100,
             num_path_points=20, num_path_sims=5, ortho_start_index=5, path_max_iter=5,
             num_conditions=3, resolution=10, t_max=3000.0, t_burn_in=1000.0,
