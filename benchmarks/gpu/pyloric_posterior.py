@@ -49,6 +49,8 @@ def _config(args: argparse.Namespace):
     if args.sim_batch:
         kw["sim_batch"] = args.sim_batch
     kw["proposal"] = args.proposal
+    if args.max_proposal_cost is not None:
+        kw["max_proposal_cost"] = args.max_proposal_cost
     if args.num_rounds == 1:  # NPE on valid prior simulations only (the eLife approach)
         kw |= dict(
             num_rounds=1, max_simulations=(50_000_000,), simulation_shares=(0.72,),
@@ -68,7 +70,8 @@ def _config(args: argparse.Namespace):
         )  # fmt: skip
     if args.toy:  # tiny networks and short simulations: plumbing only
         kw |= dict(
-            max_simulations=(1500, *[300] * (kw.get("num_rounds", 3) - 1)), sim_batch=args.sim_batch or 300, min_valid=5,
+            max_simulations=(1500, *[300] * (kw.get("num_rounds", 3) - 1)),
+            sim_batch=args.sim_batch or 300, min_valid=5,
             hidden_features=32, num_transforms=2, max_epochs=40, num_ppc=args.num_ppc or 100,
             num_path_points=20, num_path_sims=5, ortho_start_index=5, path_max_iter=5,
             num_conditions=3, resolution=10, t_max=3000.0, t_burn_in=1000.0,
@@ -88,6 +91,10 @@ def main() -> None:
     p.add_argument("--work", default="/tmp/neurodyn_pyloric_posterior", help="scratch folder")
     p.add_argument("--toy", action="store_true", help="tiny CPU-sized settings")
     p.add_argument("--proposal", default="truncated", choices=("truncated", "posterior-apt"))
+    p.add_argument(
+        "--max-proposal-cost", type=float, default=None,
+        help="largest truncated-prior cost (simulations per sample) before a prior round",
+    )  # fmt: skip
     p.add_argument("--num-rounds", type=int, default=None, help="1: NPE on prior sims only")
     p.add_argument(
         "--stage", default="all", choices=("all", "sims1"), help="sims1: prior round only"
