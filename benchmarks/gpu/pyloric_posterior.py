@@ -60,8 +60,8 @@ def _config(args: argparse.Namespace):
         n = args.num_rounds
         kw |= dict(
             num_rounds=n, max_simulations=(20_000_000, *[3_000_000] * (n - 1)),
-            simulation_shares=(0.40, *[0.28 / (n - 1)] * (n - 1)),
-            training_shares=(0.06, *[0.14 / (n - 1)] * (n - 1)),
+            simulation_shares=(0.36, *[0.32 / (n - 1)] * (n - 1)),
+            training_shares=(0.05, *[0.13 / (n - 1)] * (n - 1)),
         )  # fmt: skip
     if args.stage == "sims1":  # the prior round only, with the whole budget
         kw |= dict(
