@@ -25,7 +25,12 @@ from neurodyn._runtime import resolve_device
 from neurodyn._validation import check_positive, check_probability, check_tensor, fail
 from neurodyn.inference.config import NPEConfig, config_from_dict
 from neurodyn.inference.estimator import ConditionalDensity
-from neurodyn.inference.priors_io import in_support, prior_from_dict, prior_to_dict
+from neurodyn.inference.priors_io import (
+    box_bounds,
+    in_support,
+    prior_from_dict,
+    prior_to_dict,
+)
 from neurodyn.inference.restriction import AcceptRejectPrior
 
 __all__ = ["FORMAT", "LeakageError", "Posterior"]
@@ -196,7 +201,7 @@ class Posterior:
                     f"({float(rate_now[j]):.2e}) for observation {j} lie inside the prior "
                     f"support (min_acceptance={self.min_acceptance:g}). The density estimator "
                     "puts almost all mass outside the prior: check that x_o is within the "
-                    "range of the simulations, or train with more simulations."
+                    "range of the simulations, or train with more simulations." + self._logit_hint()
                 )
             todo = torch.nonzero(have < num).flatten()
         self.acceptance_rate = accepted.double() / drawn.clamp_min(1)
@@ -204,10 +209,19 @@ class Posterior:
         if num and low < 0.1:
             warnings.warn(
                 f"posterior: only {low:.1%} of samples were inside the prior "
-                "support (acceptance rate).",
+                "support (acceptance rate)." + self._logit_hint(),
                 stacklevel=2,
             )
         return out.reshape(*sample_shape, b, self.num_params)
+
+    def _logit_hint(self) -> str:
+        """Advice appended to leakage messages when the logit transform would remove it."""
+        if self.config.theta_transform == "logit" or box_bounds(self.prior) is None:
+            return ""
+        return (
+            ' The prior is a box: NPEConfig(theta_transform="logit") models theta inside it '
+            "(no leakage; benchmarks/RESULTS.md compares both)."
+        )
 
     def sample(self, sample_shape: tuple[int, ...] | torch.Size = (), x: Any = None) -> Tensor:
         """Samples ``(*sample_shape, num_params)`` from ``q(theta | x)`` within the prior support.

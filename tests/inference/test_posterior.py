@@ -39,8 +39,22 @@ def test_leakage_raises_instead_of_hanging(box_posterior):
     far = Posterior(
         box_posterior.estimator, BoxUniform([5.0, 5.0], [6.0, 6.0]), config=box_posterior.config
     )
-    with pytest.raises(LeakageError, match="inside the prior support"):
+    with pytest.raises(LeakageError, match="inside the prior support") as err:
         far.sample((100,), x=torch.tensor([0.5, 0.5]))
+    # a box prior without the logit transform: the message names the remedy
+    assert 'theta_transform="logit"' in str(err.value)
+
+
+def test_leakage_hint_only_where_logit_applies(box_posterior):
+    assert "logit" in box_posterior._logit_hint()
+    gauss = torch.distributions.Independent(
+        torch.distributions.Normal(torch.zeros(2), torch.ones(2)), 1
+    )
+    other = Posterior(box_posterior.estimator, gauss, config=box_posterior.config)
+    assert other._logit_hint() == ""
+    logit_cfg = NPEConfig(theta_transform="logit")
+    done = Posterior(box_posterior.estimator, BoxUniform([0.0, 0.0], [1.0, 1.0]), config=logit_cfg)
+    assert done._logit_hint() == ""
 
 
 def test_log_prob_outside_support_and_normalisation(box_posterior):
