@@ -63,6 +63,13 @@ def _config(args: argparse.Namespace):
             simulation_shares=(0.36, *[0.32 / (n - 1)] * (n - 1)),
             training_shares=(0.05, *[0.13 / (n - 1)] * (n - 1)),
         )  # fmt: skip
+    if (args.simulation_shares is None) != (args.training_shares is None):
+        p_err = "--simulation-shares and --training-shares go together"
+        raise SystemExit(p_err)
+    if args.simulation_shares is not None:
+        sim = tuple(float(v) for v in args.simulation_shares.split(","))
+        train = tuple(float(v) for v in args.training_shares.split(","))
+        kw |= dict(simulation_shares=sim, training_shares=train)
     if args.stage == "sims1":  # the prior round only, with the whole budget
         kw |= dict(
             num_rounds=1, max_simulations=(50_000_000,), simulation_shares=(0.97,),
@@ -94,6 +101,14 @@ def main() -> None:
     p.add_argument(
         "--max-proposal-cost", type=float, default=None,
         help="largest truncated-prior cost (simulations per sample) before a prior round",
+    )  # fmt: skip
+    p.add_argument(
+        "--simulation-shares", default=None,
+        help="comma list, one budget share per round's simulations (with --training-shares)",
+    )  # fmt: skip
+    p.add_argument(
+        "--training-shares", default=None,
+        help="comma list, one budget share per round's training; the rest goes to the analysis",
     )  # fmt: skip
     p.add_argument("--num-rounds", type=int, default=None, help="1: NPE on prior sims only")
     p.add_argument(
