@@ -60,3 +60,27 @@ def test_pyloric_cuda_kernel_compiles_to_ptx(dtype):
         assert "ex2.approx.ftz.f32" in ptx or "ex2.approx.f32" in ptx  # fast exp on the GPU
         # float32 divisions are the approximate ones (fdiv): div.full is ~4x the instructions
         assert "div.approx.ftz.f32" in ptx and "div.full" not in ptx
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_hh_cuda_kernel_compiles_to_ptx(dtype):
+    pytest.importorskip("numba_cuda")
+    from numba import types
+
+    from neurodyn.simulators._kernels import hh_cuda
+
+    ft = getattr(types, dtype)
+
+    def arr(t, n):
+        return types.Array(t, n, "C")
+
+    f8 = types.float64
+    # theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace_tm
+    sig = (
+        arr(ft, 2), arr(types.uint64, 1), arr(ft, 1), arr(ft, 2), f8, f8,
+        arr(types.int64, 1), f8, types.boolean, arr(f8, 2), arr(ft, 2),
+    )  # fmt: skip
+    ptx = _compile_ptx_or_skip(hh_cuda.hh_cuda_kernel.py_func, sig)
+    assert ".entry" in ptx
+    if dtype == "float32":
+        assert "ex2.approx.ftz.f32" in ptx or "ex2.approx.f32" in ptx
