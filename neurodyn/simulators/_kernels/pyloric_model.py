@@ -154,26 +154,11 @@ def one_minus_exp(a):
 
 
 @njit(error_model="numpy")
-def relax_factor(dtq, tau):
-    """Factor ``g`` of :func:`relax_apply` for a step ``dtq`` (ms) and time constant ``tau``:
-    ``1 - exp(-dtq/tau)`` in float32, ``exp(-dtq/tau)`` in float64 (the reference's form)."""
-    if is_float32(dtq):
-        return one_minus_exp(fdiv(dtq, tau))
-    return _exp(-dtq / tau)
-
-
-@njit(error_model="numpy")
-def relax_apply(x_inf, x, g):
-    """Exponential-Euler update of ``x`` towards ``x_inf`` with ``g = relax_factor(dtq, tau)``."""
-    if is_float32(x):
-        return x + (x_inf - x) * g
-    return x_inf + (x - x_inf) * g  # float64: the reference's formula
-
-
-@njit(error_model="numpy")
 def relax(x_inf, x, dtq, tau):
     """Exponential-Euler step of ``tau dx/dt = x_inf - x`` over ``dtq`` (ms)."""
-    return relax_apply(x_inf, x, relax_factor(dtq, tau))
+    if is_float32(x):
+        return x + (x_inf - x) * one_minus_exp(fdiv(dtq, tau))
+    return x_inf + (x - x_inf) * _exp(-dtq / tau)  # float64: the reference's formula
 
 
 @njit(error_model="numpy")
@@ -260,103 +245,36 @@ def membrane_step(
 
 
 @njit(error_model="numpy")
-def _bz(e):
-    """Boltzmann factor ``1 / (1 + e)`` from ``e = exp((v + a) / b)`` (:func:`boltz`, split)."""
-    one = type(e)(1.0)
-    return fdiv(one, one + e)
-
-
-@njit(error_model="numpy")
 def gates_step(v, ca, mna, mcat, mcas, ma, mkca, mkd, mh, hna, hcat, hcas, ha, k):
     """The 11 gates of one neuron over one step, from the OLD voltage and calcium.
 
     Returns ``(mna, mcat, mcas, ma, mkca, mkd, mh, hna, hcat, hcas, ha)``.
-
-    Written in stages (all 26 exponentials of ``v``, then the steady states and time
-    constants, then the 11 relaxation factors, then the updates) rather than gate by gate: the
-    operations are the same (bit-identical results), but in this order the independent
-    dependency chains sit next to each other, which the CPU's out-of-order window can overlap
-    (the gate-by-gate order runs one long chain of exp -> division -> expm1 at a time: the CPU
-    lane loop was latency-bound, ~1.4x slower, measured on Zen 3 / AVX2).
     """
     f = type(v)
     one = f(1.0)
-    # 1. exponentials of the voltage: "_i" steady state, "_t" time constant
-    e_mna_i = _exp(_divc(v + f(25.5), -5.29))
-    e_mna_t = _exp(_divc(v + f(120.0), -25.0))
-    e_mcat_i = _exp(_divc(v + f(27.1), -7.2))
-    e_mcat_t = _exp(_divc(v + f(68.1), -20.5))
-    e_mcas_i = _exp(_divc(v + f(33.0), -8.1))
-    e_mcas_t1 = _exp(_divc(v + f(27.0), 10.0))
-    e_mcas_t2 = _exp(_divc(v + f(70.0), -13.0))
-    e_ma_i = _exp(_divc(v + f(27.2), -8.7))
-    e_ma_t = _exp(_divc(v + f(32.9), -15.2))
-    e_mkca_i = _exp(_divc(v + f(28.3), -12.6))
-    e_mkca_t = _exp(_divc(v + f(46.0), -22.7))
-    e_mkd_i = _exp(_divc(v + f(12.3), -11.8))
-    e_mkd_t = _exp(_divc(v + f(28.3), -19.2))
-    e_mh_i = _exp(_divc(v + f(75.0), 5.5))
-    e_mh_t1 = _exp(f(-14.59) - f(0.086) * v)
-    e_mh_t2 = _exp(f(-1.87) + f(0.0701) * v)
-    e_hna_i = _exp(_divc(v + f(48.9), 5.18))
-    e_hna_t1 = _exp(_divc(v + f(62.9), -10.0))
-    e_hna_t2 = _exp(_divc(v + f(34.9), 3.6))
-    e_hcat_i = _exp(_divc(v + f(32.1), 5.5))
-    e_hcat_t = _exp(_divc(v + f(55.0), -16.9))
-    e_hcas_i = _exp(_divc(v + f(60.0), 6.2))
-    e_hcas_t1 = _exp(_divc(v + f(55.0), 9.0))
-    e_hcas_t2 = _exp(_divc(v + f(65.0), -16.0))
-    e_ha_i = _exp(_divc(v + f(56.9), 4.9))
-    e_ha_t = _exp(_divc(v + f(38.9), -26.5))
-    # 2. steady states and time constants (ms)
-    i_mna = _bz(e_mna_i)
-    t_mna = f(2.64) - f(2.52) * _bz(e_mna_t)
-    i_mcat = _bz(e_mcat_i)
-    t_mcat = f(43.4) - f(42.6) * _bz(e_mcat_t)
-    i_mcas = _bz(e_mcas_i)
-    t_mcas = f(2.8) + fdiv(f(14.0), e_mcas_t1 + e_mcas_t2)
-    i_ma = _bz(e_ma_i)
-    t_ma = f(23.2) - f(20.8) * _bz(e_ma_t)
-    i_mkca = fdiv(ca, ca + f(3.0)) * _bz(e_mkca_i)
-    t_mkca = f(180.6) - f(150.2) * _bz(e_mkca_t)
-    i_mkd = _bz(e_mkd_i)
-    t_mkd = f(14.4) - f(12.8) * _bz(e_mkd_t)
-    i_mh = _bz(e_mh_i)
-    t_mh = fdiv(f(2.0), e_mh_t1 + e_mh_t2)
-    i_hna = _bz(e_hna_i)
-    t_hna = fdiv(f(1.34), one + e_hna_t1) * (f(1.5) + _bz(e_hna_t2))
-    i_hcat = _bz(e_hcat_i)
-    t_hcat = f(210.0) - f(179.6) * _bz(e_hcat_t)
-    i_hcas = _bz(e_hcas_i)
-    t_hcas = f(120.0) + fdiv(f(300.0), e_hcas_t1 + e_hcas_t2)
-    i_ha = _bz(e_ha_i)
-    t_ha = f(77.2) - f(58.4) * _bz(e_ha_t)
-    # 3. relaxation factors
-    g_mna = relax_factor(f(k[0]), t_mna)
-    g_mcat = relax_factor(f(k[1]), t_mcat)
-    g_mcas = relax_factor(f(k[2]), t_mcas)
-    g_ma = relax_factor(f(k[3]), t_ma)
-    g_mkca = relax_factor(f(k[4]), t_mkca)
-    g_mkd = relax_factor(f(k[5]), t_mkd)
-    g_mh = relax_factor(f(k[6]), t_mh)
-    g_hna = relax_factor(f(k[7]), t_hna)
-    g_hcat = relax_factor(f(k[8]), t_hcat)
-    g_hcas = relax_factor(f(k[9]), t_hcas)
-    g_ha = relax_factor(f(k[10]), t_ha)
-    # 4. updates
-    return (
-        relax_apply(i_mna, mna, g_mna),
-        relax_apply(i_mcat, mcat, g_mcat),
-        relax_apply(i_mcas, mcas, g_mcas),
-        relax_apply(i_ma, ma, g_ma),
-        relax_apply(i_mkca, mkca, g_mkca),
-        relax_apply(i_mkd, mkd, g_mkd),
-        relax_apply(i_mh, mh, g_mh),
-        relax_apply(i_hna, hna, g_hna),
-        relax_apply(i_hcat, hcat, g_hcat),
-        relax_apply(i_hcas, hcas, g_hcas),
-        relax_apply(i_ha, ha, g_ha),
+    mna_n = relax(boltz(v, 25.5, -5.29), mna, f(k[0]), f(2.64) - f(2.52) * boltz(v, 120.0, -25.0))
+    mcat_n = relax(boltz(v, 27.1, -7.2), mcat, f(k[1]), f(43.4) - f(42.6) * boltz(v, 68.1, -20.5))
+    tau_mcas = f(2.8) + fdiv(
+        f(14.0), _exp(_divc(v + f(27.0), 10.0)) + _exp(_divc(v + f(70.0), -13.0))
     )
+    mcas_n = relax(boltz(v, 33.0, -8.1), mcas, f(k[2]), tau_mcas)
+    ma_n = relax(boltz(v, 27.2, -8.7), ma, f(k[3]), f(23.2) - f(20.8) * boltz(v, 32.9, -15.2))
+    mkca_inf = fdiv(ca, ca + f(3.0)) * boltz(v, 28.3, -12.6)
+    mkca_n = relax(mkca_inf, mkca, f(k[4]), f(180.6) - f(150.2) * boltz(v, 46.0, -22.7))
+    mkd_n = relax(boltz(v, 12.3, -11.8), mkd, f(k[5]), f(14.4) - f(12.8) * boltz(v, 28.3, -19.2))
+    tau_mh = fdiv(f(2.0), _exp(f(-14.59) - f(0.086) * v) + _exp(f(-1.87) + f(0.0701) * v))
+    mh_n = relax(boltz(v, 75.0, 5.5), mh, f(k[6]), tau_mh)
+    tau_hna = fdiv(f(1.34), one + _exp(_divc(v + f(62.9), -10.0))) * (
+        f(1.5) + fdiv(one, one + _exp(_divc(v + f(34.9), 3.6)))
+    )
+    hna_n = relax(boltz(v, 48.9, 5.18), hna, f(k[7]), tau_hna)
+    hcat_n = relax(boltz(v, 32.1, 5.5), hcat, f(k[8]), f(210.0) - f(179.6) * boltz(v, 55.0, -16.9))
+    tau_hcas = f(120.0) + fdiv(
+        f(300.0), _exp(_divc(v + f(55.0), 9.0)) + _exp(_divc(v + f(65.0), -16.0))
+    )
+    hcas_n = relax(boltz(v, 60.0, 6.2), hcas, f(k[9]), tau_hcas)
+    ha_n = relax(boltz(v, 56.9, 4.9), ha, f(k[10]), f(77.2) - f(58.4) * boltz(v, 38.9, -26.5))
+    return mna_n, mcat_n, mcas_n, ma_n, mkca_n, mkd_n, mh_n, hna_n, hcat_n, hcas_n, ha_n
 
 
 @njit(error_model="numpy")
