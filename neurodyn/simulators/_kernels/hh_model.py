@@ -47,23 +47,19 @@ def hh_rates(v, vt, tau_max):
     """
     T = type(v)
     w = v - vt
-    # exponentials first (independent), then the divisions that use them
     e40 = fexp(T(0.2) * (w - T(40.0)))  # exp(0.2 (V - VT - 40))
-    zm = T(-0.25) * (w - T(13.0))
-    ezm = fexp(zm)
-    e_ah = fexp(-(w - T(17.0)) * T(1.0 / 18.0))
-    e_bn = fexp(-(w - T(10.0)) * T(1.0 / 40.0))
-    u = fexp(T(0.05) * (v + T(35.0)))  # exp(0.05 (V + 35)), p gate (not shifted by VT)
     ie40 = T(1.0) / e40
-    iu = T(1.0) / u
-    a_m = T(0.32 / 0.25) * _efun(zm, ezm)
+    zm = T(-0.25) * (w - T(13.0))
+    a_m = T(0.32 / 0.25) * _efun(zm, fexp(zm))
     zb = T(0.2) * (w - T(40.0))
     b_m = T(0.28 / 0.2) * _efun(zb, e40)
-    a_h = T(0.128) * e_ah
+    a_h = T(0.128) * fexp(-(w - T(17.0)) * T(1.0 / 18.0))
     b_h = T(4.0) / (T(1.0) + ie40)
     zn = T(-0.2) * (w - T(15.0))
     a_n = T(0.032 / 0.2) * _efun(zn, T(_EXP_M5) * ie40)
-    b_n = T(0.5) * e_bn
+    b_n = T(0.5) * fexp(-(w - T(10.0)) * T(1.0 / 40.0))
+    u = fexp(T(0.05) * (v + T(35.0)))  # exp(0.05 (V + 35)), p gate (not shifted by VT)
+    iu = T(1.0) / u
     p_inf = T(1.0) / (T(1.0) + iu * iu)
     tau_p = tau_max / (T(3.3) * u + iu)
     return a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p
@@ -100,20 +96,11 @@ def hh_step(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, vt, tau_max, i_ext, d
     v_inf = (m3h * T(E_NA) + (n4 + gp) * T(E_K) + g_leak * e_leak + i_ext) / g
     v = v_inf + (v - v_inf) * fexp(-dt * g)
     a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p = hh_rates(v, vt, tau_max)
-    # staged (sums, then the four exponentials, then the steady states, then the updates):
-    # the same operations as gate by gate, but the independent chains sit side by side
-    s_m = a_m + b_m
-    s_h = a_h + b_h
-    s_n = a_n + b_n
-    f_m = fexp(-dt * s_m)
-    f_h = fexp(-dt * s_h)
-    f_n = fexp(-dt * s_n)
-    f_p = fexp(-dt / tau_p)
-    m_inf = a_m / s_m
-    h_inf = a_h / s_h
-    n_inf = a_n / s_n
-    m = m_inf + (m - m_inf) * f_m
-    h = h_inf + (h - h_inf) * f_h
-    n = n_inf + (n - n_inf) * f_n
-    p = p_inf + (p - p_inf) * f_p
+    s = a_m + b_m
+    m = a_m / s + (m - a_m / s) * fexp(-dt * s)
+    s = a_h + b_h
+    h = a_h / s + (h - a_h / s) * fexp(-dt * s)
+    s = a_n + b_n
+    n = a_n / s + (n - a_n / s) * fexp(-dt * s)
+    p = p_inf + (p - p_inf) * fexp(-dt / tau_p)
     return v, m, h, n, p
