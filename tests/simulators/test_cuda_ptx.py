@@ -36,51 +36,43 @@ def _compile_ptx_or_skip(func, sig):
     return ptx
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_pyloric_cuda_kernel_compiles_to_ptx(dtype):
-    pytest.importorskip("numba_cuda")
+def _kernel_and_signature(model: str, dtype: str):
+    """The CUDA kernel's Python function and its launch signature for ``dtype`` states."""
     from numba import types
 
-    from neurodyn.simulators._kernels import pyloric_cuda
-
     ft = getattr(types, dtype)
+    f8 = types.float64
 
     def arr(t, n):
         return types.Array(t, n, "C")
 
-    f8 = types.float64
-    sig = (
-        arr(f8, 2), arr(f8, 1), arr(ft, 1), arr(types.uint64, 1), f8, arr(f8, 3), types.int64,
-        types.int64, arr(f8, 2), f8, f8, types.boolean, types.boolean, types.boolean,
-        arr(ft, 3), arr(f8, 3), arr(f8, 3), arr(f8, 3), arr(f8, 2), arr(f8, 2),
-    )  # fmt: skip
-    ptx = _compile_ptx_or_skip(pyloric_cuda.cuda_kernel.py_func, sig)
-    assert ".entry" in ptx
-    if dtype == "float32":
-        assert "ex2.approx.ftz.f32" in ptx or "ex2.approx.f32" in ptx  # fast exp on the GPU
-        # float32 divisions are the approximate ones (fdiv): div.full is ~4x the instructions
-        assert "div.approx.ftz.f32" in ptx and "div.full" not in ptx
+    if model == "pyloric":
+        from neurodyn.simulators._kernels import pyloric_cuda
 
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_hh_cuda_kernel_compiles_to_ptx(dtype):
-    pytest.importorskip("numba_cuda")
-    from numba import types
-
+        sig = (
+            arr(f8, 2), arr(f8, 1), arr(ft, 1), arr(types.uint64, 1), f8, arr(f8, 3), types.int64,
+            types.int64, arr(f8, 2), f8, f8, types.boolean, types.boolean, types.boolean,
+            arr(ft, 3), arr(f8, 3), arr(f8, 3), arr(f8, 3), arr(f8, 2), arr(f8, 2),
+        )  # fmt: skip
+        return pyloric_cuda.cuda_kernel.py_func, sig
     from neurodyn.simulators._kernels import hh_cuda
 
-    ft = getattr(types, dtype)
-
-    def arr(t, n):
-        return types.Array(t, n, "C")
-
-    f8 = types.float64
     # theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace_tm
     sig = (
         arr(ft, 2), arr(types.uint64, 1), arr(ft, 1), arr(ft, 2), f8, f8,
         arr(types.int64, 1), f8, types.boolean, arr(f8, 2), arr(ft, 2),
     )  # fmt: skip
-    ptx = _compile_ptx_or_skip(hh_cuda.hh_cuda_kernel.py_func, sig)
+    return hh_cuda.hh_cuda_kernel.py_func, sig
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("model", ["pyloric", "hh"])
+def test_cuda_kernel_compiles_to_ptx(model, dtype):
+    pytest.importorskip("numba_cuda")
+    ptx = _compile_ptx_or_skip(*_kernel_and_signature(model, dtype))
     assert ".entry" in ptx
     if dtype == "float32":
-        assert "ex2.approx.ftz.f32" in ptx or "ex2.approx.f32" in ptx
+        assert "ex2.approx.ftz.f32" in ptx or "ex2.approx.f32" in ptx  # fast exp on the GPU
+        if model == "pyloric":
+            # float32 divisions are the approximate ones (fdiv): div.full is ~4x the instructions
+            assert "div.approx.ftz.f32" in ptx and "div.full" not in ptx
