@@ -13,13 +13,22 @@ Needs the observation ``stg_xo_845_082_0044_elife_order.csv`` (and, for the comp
 
     python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --device cuda
 
-or in two calls of at most 10 minutes each: first only the prior round (``--stage sims1``:
-the whole budget simulates prior samples; the valid pairs come back as
-``OUT/pyloric_posterior/round_0.safetensors`` + ``round_0.json``, ~13 MB for 7e4 valid), then
-the rest of the study from those files (``--resume DIR``, DIR holding the two files)::
+or in two calls of at most 10 minutes each. The first stops once round K is simulated
+(``--stop-after-round K``): the study's ``state`` folder (valid pairs of rounds 1..K, ~196 bytes
+per valid simulation, and the posteriors of rounds 1..K-1) comes back as a tar archive cut into
+parts of at most 15 MB (``OUT/pyloric_posterior/state.tar.part00`` ...; the device returns at
+most 8 files of 16 MB: cap the valid pairs with ``--max-valid``); the second continues from
+them (``--resume DIR``, DIR holding the parts, or the two ``round_0`` files of an older run)::
 
-    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --stage sims1
-    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --resume DIR
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --stop-after-round 2 \
+        --simulation-shares 0.42,0.46,0.1 --training-shares 0.07,0.1,0.3 \
+        --max-valid 20000000,230000,3000000
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --resume DIR \
+        --simulation-shares 0.42,0.46,0.25 --training-shares 0.07,0.1,0.45
+
+(shares of rounds already done are ignored when resuming: the budget is spread over the phases
+left). ``--probe-training`` times training steps of a few estimator/batch settings on the saved
+pairs after a ``--stop-after-round`` call (a GPU measurement for choosing the next call's).
 
 Locally, a toy run on the CPU (poor posterior, checks the plumbing)::
 
@@ -51,6 +60,10 @@ def _config(args: argparse.Namespace):
     kw["proposal"] = args.proposal
     if args.max_proposal_cost is not None:
         kw["max_proposal_cost"] = args.max_proposal_cost
+    for name in ("estimator", "hidden_features", "num_transforms", "batch_size",
+                 "learning_rate", "patience", "lr_decay"):  # fmt: skip
+        if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
     if args.num_rounds == 1:  # NPE on valid prior simulations only (the eLife approach)
         kw |= dict(
             num_rounds=1, max_simulations=(50_000_000,), simulation_shares=(0.72,),
@@ -70,20 +83,107 @@ def _config(args: argparse.Namespace):
         sim = tuple(float(v) for v in args.simulation_shares.split(","))
         train = tuple(float(v) for v in args.training_shares.split(","))
         kw |= dict(simulation_shares=sim, training_shares=train)
-    if args.stage == "sims1":  # the prior round only, with the whole budget
-        kw |= dict(
-            num_rounds=1, max_simulations=(50_000_000,), simulation_shares=(0.97,),
-            training_shares=(0.01,), stop_after_round1_simulations=True,
-        )  # fmt: skip
+    if args.max_valid is not None:
+        kw["max_valid"] = tuple(int(float(v)) for v in args.max_valid.split(","))
+    if args.stop_after_round is not None:
+        kw["stop_after_round"] = args.stop_after_round
     if args.toy:  # tiny networks and short simulations: plumbing only
         kw |= dict(
-            max_simulations=(1500, *[300] * (kw.get("num_rounds", 3) - 1)),
-            sim_batch=args.sim_batch or 300, min_valid=5,
+            max_simulations=(8000, *[300] * (kw.get("num_rounds", 3) - 1)),
+            sim_batch=args.sim_batch or 1000, min_valid=5,
             hidden_features=32, num_transforms=2, max_epochs=40, num_ppc=args.num_ppc or 100,
             num_path_points=20, num_path_sims=5, ortho_start_index=5, path_max_iter=5,
             num_conditions=3, resolution=10, t_max=3000.0, t_burn_in=1000.0,
         )  # fmt: skip
     return PyloricPosteriorConfig(**kw)
+
+
+_PART_BYTES = 15_000_000
+
+
+def _pack_state(work: Path, dest: Path) -> list[Path]:
+    """``work/state`` (rounds and posteriors, no training checkpoints) as a tar archive cut
+    into parts of at most 15 MB in ``dest``."""
+    buf = work / "state.tar"
+    with tarfile.open(buf, "w") as tar:
+        for item in sorted((work / "state").iterdir()):
+            if not item.name.startswith("train_"):
+                tar.add(item, arcname=item.name)
+    data, parts = buf.read_bytes(), []
+    for k in range(0, len(data), _PART_BYTES):
+        part = dest / f"state.tar.part{k // _PART_BYTES:02d}"
+        part.write_bytes(data[k : k + _PART_BYTES])
+        parts.append(part)
+    return parts
+
+
+def _unpack_state(src: Path, work: Path) -> list[str]:
+    """Restore ``work/state`` from the parts of :func:`_pack_state` (or old round_0 files)."""
+    parts = sorted(src.glob("state.tar.part*"))
+    if not parts:
+        for name in ("round_0.safetensors", "round_0.json"):
+            shutil.copy(src / name, work / "state" / name)
+        return ["round_0"]
+    buf = work / "state_in.tar"
+    buf.write_bytes(b"".join(q.read_bytes() for q in parts))
+    with tarfile.open(buf) as tar:
+        names = tar.getnames()
+        for m in tar.getmembers():  # only plain files and folders inside state/
+            if not (m.isfile() or m.isdir()) or m.name.startswith(("/", "..")) or ".." in m.name:
+                raise SystemExit(f"refusing tar member {m.name!r}")
+        tar.extractall(work / "state", filter="data")
+    return sorted({q.split("/")[0] for q in names})
+
+
+def _probe_training(work: Path, cfg, echo) -> list[dict]:
+    """Milliseconds per training step (median of 20 after 5 warm-up steps) of a few estimator
+    and batch settings, on the valid pairs in ``work/state`` (GPU measurement)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from neurodyn.inference import NPEConfig
+    from neurodyn.inference.estimator import ConditionalDensity
+    from neurodyn.simulators.pyloric import pyloric_prior
+
+    dev = torch.device(cfg.device if cfg.device != "auto" else "cuda")
+    th, xs = [], []
+    for f in sorted((work / "state").glob("round_*.safetensors")):
+        t = load_file(str(f))
+        th.append(t["theta"])
+        xs.append(t["x"])
+    theta, x = torch.cat(th).to(dev), torch.cat(xs).to(dev)
+    prior = pyloric_prior()
+    bounds = (prior.low.cpu(), prior.high.cpu())
+    moments = (theta.mean(0), theta.std(0), x.mean(0), x.std(0))
+    rows = []
+    settings = [("maf", 5, 128, 4096), ("maf", 5, 128, 16384), ("maf", 5, 128, 32768),
+                ("maf", 5, 256, 16384), ("maf", 5, 256, 32768), ("maf", 10, 256, 16384),
+                ("nsf", 5, 128, 16384)]  # fmt: skip
+    for est, nt, hid, bs in settings:
+        c = NPEConfig(estimator=est, num_transforms=nt, hidden_features=hid,
+                      theta_transform="logit", device=str(dev))  # fmt: skip
+        q = ConditionalDensity(c, 31, (18,), moments, bounds=bounds).to(dev)
+        opt = torch.optim.Adam(q.parameters(), lr=1e-3, fused=dev.type == "cuda")
+        times = []
+        for step in range(25):
+            idx = torch.randint(0, theta.shape[0], (bs,), device=dev)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            loss = -q.log_prob(theta[idx], x[idx]).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(q.parameters(), 5.0)
+            opt.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            if step >= 5:
+                times.append(time.perf_counter() - t0)
+        ms = 1e3 * sorted(times)[len(times) // 2]
+        rows.append({"estimator": est, "num_transforms": nt, "hidden": hid, "batch": bs,
+                     "ms_per_step": ms, "pairs_per_s": bs / ms * 1e3})  # fmt: skip
+        echo(f"probe {est} {nt}x{hid} batch {bs}: {ms:.2f} ms/step ({bs / ms * 1e3:.3g} pairs/s)")
+    return rows
 
 
 def main() -> None:
@@ -112,11 +212,25 @@ def main() -> None:
     )  # fmt: skip
     p.add_argument("--num-rounds", type=int, default=None, help="1: NPE on prior sims only")
     p.add_argument(
-        "--stage", default="all", choices=("all", "sims1"), help="sims1: prior round only"
-    )
+        "--stop-after-round", type=int, default=None,
+        help="stop once this round is simulated; its state comes back as tar parts",
+    )  # fmt: skip
+    p.add_argument("--max-valid", default=None, help="comma list: valid cap per round")
     p.add_argument(
-        "--resume", default=None, help="folder with round_0.safetensors/.json of a sims1 call"
-    )
+        "--resume", default=None,
+        help="folder with the state.tar.part* of a --stop-after-round call (or round_0 files)",
+    )  # fmt: skip
+    p.add_argument("--estimator", default=None, choices=("maf", "nsf"))
+    p.add_argument("--hidden-features", type=int, default=None)
+    p.add_argument("--num-transforms", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--lr-decay", type=float, default=None)
+    p.add_argument(
+        "--probe-training", action="store_true",
+        help="after --stop-after-round: time training steps of a few settings on the GPU",
+    )  # fmt: skip
     args = p.parse_args()
 
     t0 = time.perf_counter()
@@ -138,9 +252,8 @@ def main() -> None:
     cfg = _config(args)
     if args.resume:
         (work / "state").mkdir(parents=True, exist_ok=True)
-        for name in ("round_0.safetensors", "round_0.json"):
-            shutil.copy(Path(args.resume) / name, work / "state" / name)
-        echo(f"resuming from the prior round in {args.resume}")
+        got = _unpack_state(Path(args.resume), work)
+        echo(f"resuming from {args.resume}: {', '.join(got)}")
     echo(f"torch {torch.__version__}, cuda {torch.cuda.is_available()}, config {cfg}")
     if torch.cuda.is_available():
         echo(f"GPU: {torch.cuda.get_device_name(0)}")
@@ -150,15 +263,18 @@ def main() -> None:
         log.flush()
     n = res.numbers
     n["wall_seconds_including_imports"] = time.perf_counter() - t0
-    if res.posterior is None:  # --stage sims1: return the valid prior simulations
-        for name in ("round_0.safetensors", "round_0.json"):
-            shutil.copy(work / "state" / name, dest / name)
+    if res.posterior is None:  # --stop-after-round: return the state folder
+        parts = _pack_state(work, dest)
+        for r in n["rounds"]:
+            echo(
+                f"round {r['round']} ({r['proposal']}): {r['valid']} valid of "
+                f"{r['simulated']} in {r['sim_seconds']:.0f} s ({r['sims_per_s']:.0f} sims/s)"
+            )
+        echo(f"state: {len(parts)} parts, {sum(q.stat().st_size for q in parts) / 1e6:.1f} MB")
+        if args.probe_training:
+            n["training_probe"] = _probe_training(work, cfg, echo)
         (dest / "result.json").write_text(json.dumps(n, indent=1, default=str))
-        r = n["rounds"][0]
-        echo(
-            f"prior round: {r['valid']} valid of {r['simulated']} in {r['sim_seconds']:.0f} s "
-            f"({r['sims_per_s']:.0f} sims/s); total {n['wall_seconds_including_imports']:.0f} s"
-        )
+        echo(f"total {time.perf_counter() - t0:.0f} s")
         log.close()
         return
     (work / "result.json").write_text(json.dumps(n, indent=1, default=str))

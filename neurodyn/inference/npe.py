@@ -160,6 +160,7 @@ class NPE:
         checkpoint_dir: Any = None,
         show_progress: bool | None = None,
         retrain: bool = False,
+        time_limit_s: float | None = None,
     ) -> ConditionalDensity:
         """Train the density estimator on all appended simulations (or on ``source``).
 
@@ -169,6 +170,8 @@ class NPE:
             checkpoint_dir: folder for per-epoch checkpoints; training resumes from it.
             show_progress: progress bar (``None``: automatic).
             retrain: start from fresh weights even after an earlier round.
+            time_limit_s: wall-clock limit of this training (s): no epoch starts that would
+                end past it (see :func:`neurodyn.inference.training.fit`); ``None``: none.
 
         Returns:
             The trained :class:`ConditionalDensity` (in eval mode).
@@ -232,6 +235,7 @@ class NPE:
                 fingerprint=fingerprint,
                 show_progress=show_progress,
                 description="NPE (atomic)" if atomic else "NPE",
+                time_limit_s=time_limit_s,
             )
         self._estimator = est
         return est

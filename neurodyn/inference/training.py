@@ -43,6 +43,8 @@ class TrainingSummary:
         num_steps: optimiser steps.
         wall_time_s: seconds spent in this call.
         stopped_early: whether patience ran out before ``max_epochs``.
+        stopped_by_time: whether ``time_limit_s`` ended training (before patience or
+            ``max_epochs`` did).
         learning_rate: the learning rate at the end (lower than the initial one after
             ``lr_decay`` steps).
     """
@@ -55,6 +57,7 @@ class TrainingSummary:
     num_steps: int = 0
     wall_time_s: float = 0.0
     stopped_early: bool = False
+    stopped_by_time: bool = False
     learning_rate: float = math.nan
 
 
@@ -167,6 +170,7 @@ def fit(
     fingerprint: str = "",
     show_progress: bool | None = None,
     description: str = "training",
+    time_limit_s: float | None = None,
 ) -> TrainingSummary:
     """Train ``model`` by minimising ``loss_fn`` on ``source``; restore the best weights.
 
@@ -190,11 +194,17 @@ def fit(
             raises ``ValueError``).
         show_progress: progress bar (``None``: automatic).
         description: progress-bar label.
+        time_limit_s: wall-clock limit (s) of this call: no epoch is started that would
+            end past it, judged by the longest epoch so far (at least one epoch runs). The
+            best weights are restored as usual and ``summary.stopped_by_time`` is set; a
+            later call with the same ``checkpoint_dir`` goes on from there.
 
     Returns:
         A :class:`TrainingSummary`.
     """
     start = time.perf_counter()
+    if time_limit_s is not None and not time_limit_s > 0:
+        fail("time_limit_s", "a positive number of seconds or None", time_limit_s)
     gen = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _adam(params, learning_rate, device)
@@ -209,6 +219,8 @@ def fit(
             best, summary, bad = loaded
     has_val = bool(source.num_val)
     done = summary.stopped_early or summary.epochs >= max_epochs
+    summary.stopped_by_time = False
+    longest = 0.0  # longest epoch of this call (s), for the time limit
     epochs = range(summary.epochs, max_epochs)
     if show_progress is None:  # automatic: only on a terminal (and NEURODYN_PROGRESS != 0)
         disable = None if sys.stderr.isatty() else True
@@ -219,6 +231,11 @@ def fit(
     ):
         if done:
             break
+        if time_limit_s is not None and longest > 0:
+            if time.perf_counter() - start + longest > time_limit_s:
+                summary.stopped_by_time = True
+                break
+        t_epoch = time.perf_counter()
         model.train()
         total = torch.zeros((), device=device, dtype=torch.float64)
         count = 0
@@ -259,6 +276,7 @@ def fit(
             summary.stopped_early = True
         if ckpt is not None:
             _save(ckpt, model, best, opt, gen, summary, bad, fingerprint)
+        longest = max(longest, time.perf_counter() - t_epoch)
         if summary.stopped_early:
             break
     model.load_state_dict(best)

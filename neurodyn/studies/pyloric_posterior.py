@@ -56,10 +56,11 @@ Method (everything runs inside one wall-clock budget, ``budget_s``, split into p
 Outputs in ``out``: ``result.json`` (every number), ``rounds.csv``, ``posterior/``
 (safetensors + JSON), ``arrays.npz`` (samples, predictive features, paths, matrices),
 ``figures/*.png``, ``report.html``; ``state/`` holds per-round checkpoints: re-running the same
-call resumes after the last finished round. With ``stop_after_round1_simulations`` the study
-stops once the prior round is simulated and saved (``state/round_0.safetensors`` + ``.json``,
-the valid pairs only: ~13 MB for 7e4 valid simulations): a second call (e.g. on another
-machine, with those two files copied into ``out/state``) continues from there.
+call resumes after the last finished round. With ``stop_after_round=k`` the study stops once
+round ``k`` is simulated and saved (``state/round_{k-1}.safetensors`` + ``.json``, the valid
+pairs only: ~13 MB for 7e4 valid simulations; the posteriors of the earlier rounds are in
+``state/posterior_*``): a second call (e.g. on another machine, with ``state`` copied into
+its ``out``) continues from there.
 
 Run: ``neurodyn study pyloric-posterior --out DIR --device cuda --budget-s 420``.
 """
@@ -114,18 +115,24 @@ class PyloricPosteriorConfig:
         budget_s: wall-clock budget (s) of the whole study, compilation included.
         num_rounds: simulation rounds (1: prior only).
         max_simulations: cap on the simulations of each round (one entry per round).
+        max_valid: cap on the valid simulations of each round (one entry per round; a round
+            stops after the batch that reaches it); ``None``: no cap. It bounds the size of
+            the saved rounds (~196 bytes per valid simulation).
         simulation_shares: fraction of ``budget_s`` for each round's simulations.
         training_shares: fraction of ``budget_s`` for the training after each round; what
             remains of the budget goes to the analysis (14 % by default: the analysis took
             40 s of a 525-s H200 run, which had left it 32 %).
         sim_batch: simulations per simulator call (GPU: ~1e5).
         min_valid: fewest valid simulations to train on (else a ``RuntimeError``).
-        hidden_features: width of the MAF conditioners.
-        num_transforms: MAF transforms.
+        estimator: ``"maf"`` (eLife) or ``"nsf"`` (PNAS).
+        hidden_features: width of the flow's conditioners.
+        num_transforms: flow transforms.
         batch_size: largest training minibatch (smaller when data are few: >= 20 steps/epoch).
         learning_rate: Adam learning rate.
         max_epochs: epoch cap per round.
         patience: early-stopping patience (epochs).
+        lr_decay: learning-rate decay factor on validation plateaus (``None``: constant; see
+            :class:`~neurodyn.inference.NPEConfig`).
         num_atoms: atoms of the APT loss (``proposal="posterior-apt"``).
         proposal: proposal of rounds >= 2: ``"truncated"`` (TSNPE, plain loss) or
             ``"posterior-apt"`` (posterior at ``x_o``, atomic loss; biased, see the module
@@ -134,8 +141,9 @@ class PyloricPosteriorConfig:
             ``tau`` this quantile of ``log q`` over posterior samples (TSNPE: 1e-4).
         max_proposal_cost: largest cost of one truncated-prior sample (rejection sampling), in
             units of one simulation; above it a round draws from the prior.
-        stop_after_round1_simulations: stop once the prior round is simulated and saved
-            (first of two calls; the result then holds only ``rounds``).
+        stop_after_round: stop once this round (1-based) is simulated and saved, before its
+            training (first of two calls; the result then holds only ``rounds``); ``None``:
+            run the whole study.
         num_ppc: posterior predictive simulations.
         num_path_points: points of the high-probability path (eLife 80).
         num_path_sims: simulated path points, equally spaced in arc length (eLife 20).
@@ -156,21 +164,24 @@ class PyloricPosteriorConfig:
     budget_s: float = 420.0
     num_rounds: int = 3
     max_simulations: tuple[int, ...] = (20_000_000, 3_000_000, 3_000_000)
+    max_valid: tuple[int, ...] | None = None
     simulation_shares: tuple[float, ...] = (0.36, 0.16, 0.16)
     training_shares: tuple[float, ...] = (0.05, 0.05, 0.08)
     sim_batch: int = 100_000
     min_valid: int = 50
+    estimator: str = "maf"
     hidden_features: int = 128
     num_transforms: int = 5
     batch_size: int = 4096
     learning_rate: float = 1e-3
     max_epochs: int = 300
     patience: int = 10
+    lr_decay: float | None = None
     num_atoms: int = 10
     proposal: str = "truncated"
     truncation_quantile: float = 1e-4
     max_proposal_cost: float = 30.0
-    stop_after_round1_simulations: bool = False
+    stop_after_round: int | None = None
     num_ppc: int = 30_000
     num_path_points: int = 80
     num_path_sims: int = 20
@@ -194,12 +205,14 @@ class PyloricPosteriorConfig:
             "path_max_iter", "num_conditions", "resolution", "num_candidates", "num_ortho_seeds",
         ):  # fmt: skip
             check_positive(name, getattr(self, name), integer=True)
-        for name in ("max_simulations", "simulation_shares", "training_shares"):
+        for name in ("max_simulations", "max_valid", "simulation_shares", "training_shares"):
             value = getattr(self, name)
+            if name == "max_valid" and value is None:
+                continue
             if not isinstance(value, tuple) or len(value) != self.num_rounds:
                 fail(name, f"a tuple of {self.num_rounds} entries (one per round)", value)
             for v in value:
-                check_positive(name, v, integer=name == "max_simulations")
+                check_positive(name, v, integer=name in ("max_simulations", "max_valid"))
         total = sum(self.simulation_shares) + sum(self.training_shares)
         if total >= 1:
             fail(
@@ -222,6 +235,20 @@ class PyloricPosteriorConfig:
                 f"an index in [1, {self.num_path_points - 2}]",
                 self.ortho_start_index,
             )
+        if self.estimator not in ("maf", "nsf"):
+            fail("estimator", 'one of ("maf", "nsf")', self.estimator)
+        if self.lr_decay is not None and not 0 < self.lr_decay < 1:
+            fail("lr_decay", "a factor in (0, 1) or None", self.lr_decay)
+        if self.stop_after_round is not None and (
+            isinstance(self.stop_after_round, bool)
+            or not isinstance(self.stop_after_round, int)
+            or not 1 <= self.stop_after_round <= self.num_rounds
+        ):
+            fail(
+                "stop_after_round",
+                f"None or a round number in [1, num_rounds={self.num_rounds}]",
+                self.stop_after_round,
+            )
         if self.proposal not in PROPOSALS:
             fail("proposal", f"one of {PROPOSALS}", self.proposal)
         if not 0 < self.truncation_quantile < 1:
@@ -240,7 +267,7 @@ class PyloricPosteriorResult:
     Attributes:
         numbers: the JSON-serialisable results.
         posterior: the trained :class:`~neurodyn.inference.Posterior` (``None`` after
-            ``stop_after_round1_simulations``).
+            ``stop_after_round``).
         out: the output folder; ``report``: the HTML report (``None`` likewise).
     """
 
@@ -364,6 +391,7 @@ def _simulate_round(
     ``have`` is the number of valid simulations of earlier rounds.
     """
     phase, cap = f"sim{r}", cfg.max_simulations[r]
+    valid_cap = cfg.max_valid[r] if cfg.max_valid is not None else None
     kept_t, kept_x = [], []
     info = {"round": r + 1, "simulated": 0, "valid": 0, "not_bursting": 0, "irregular": 0}
     t0, last = time.perf_counter(), 0.0
@@ -374,6 +402,8 @@ def _simulate_round(
         # simulations and the whole budget allows another batch
         short = have + info["valid"] < cfg.min_valid and last < clock.left("total")
         if b > 0 and (left <= 0 or last > left) and not short:
+            break
+        if valid_cap is not None and info["valid"] >= valid_cap:
             break
         tb = time.perf_counter()
         n = min(cfg.sim_batch, cap - info["simulated"])
@@ -396,21 +426,15 @@ def _simulate_round(
 
 
 def _train(npe: Any, base: Any, cfg: PyloricPosteriorConfig, r: int, clock: _Clock, ckpt: Path):
-    """Train one epoch per call (resuming from the checkpoint) until stop or deadline."""
+    """Train until early stopping, the epoch cap or the phase deadline (one ``fit`` call with
+    a time limit; per-epoch checkpoints in ``ckpt``, so a killed run resumes there)."""
     n_valid = sum(int(is_valid(x).sum()) for _, x, _ in npe._rounds)
     bs = int(min(cfg.batch_size, max(128, n_valid // 20)))
-    phase, t0, last = f"train{r}", time.perf_counter(), 0.0
-    for epoch in progress(
-        range(1, cfg.max_epochs + 1), total=cfg.max_epochs, description=f"NPE round {r + 1}"
-    ):
-        if epoch > 1 and last > clock.left(phase):
-            break
-        te = time.perf_counter()
-        npe.config = replace(base, batch_size=bs, max_epochs=epoch)
-        npe.train(checkpoint_dir=ckpt, show_progress=False)
-        last = time.perf_counter() - te
-        if npe.summary.stopped_early:
-            break
+    t0 = time.perf_counter()
+    npe.config = replace(base, batch_size=bs, max_epochs=cfg.max_epochs)
+    npe.train(
+        checkpoint_dir=ckpt, show_progress=False, time_limit_s=max(clock.left(f"train{r}"), 1e-3)
+    )
     s = npe.summary
     return {
         "train_seconds": time.perf_counter() - t0,
@@ -418,6 +442,8 @@ def _train(npe: Any, base: Any, cfg: PyloricPosteriorConfig, r: int, clock: _Clo
         "best_epoch": s.best_epoch,
         "best_val_loss": s.best_val_loss,
         "stopped_early": s.stopped_early,
+        "stopped_by_time": s.stopped_by_time,
+        "num_steps": s.num_steps,
         "batch_size": bs,
         "loss": "atomic (APT)"
         if any(kind == "atomic" for *_, kind in npe._rounds)
@@ -522,13 +548,14 @@ def run_pyloric_posterior_study(
     z_mean, z_sd = (low + high) / 2, (high - low) / 12**0.5
     xo_t = torch.as_tensor(xo, dtype=torch.float32)
     base = NPEConfig(
-        estimator="maf",
+        estimator=cfg.estimator,
         hidden_features=cfg.hidden_features,
         num_transforms=cfg.num_transforms,
         theta_transform="logit",
         learning_rate=cfg.learning_rate,
         max_epochs=cfg.max_epochs,
         patience=cfg.patience,
+        lr_decay=cfg.lr_decay,
         num_atoms=cfg.num_atoms,
         seed=cfg.seed,
         device=str(device),
@@ -603,8 +630,8 @@ def run_pyloric_posterior_study(
             kind = info.get("proposal_kind", "prior" if r == 0 else "posterior")
             proposal = posterior if kind == "posterior" else None
             echo(f"round {r + 1}: resumed ({info['valid']} valid of {info['simulated']})")
-        if r == 0 and cfg.stop_after_round1_simulations:
-            numbers = {"rounds": [info], "config": asdict(cfg), "device": str(device)}
+        if cfg.stop_after_round == r + 1:
+            numbers = {"rounds": [*rounds, info], "config": asdict(cfg), "device": str(device)}
             numbers |= {"compile_seconds": compile_s, "seconds": clock.elapsed()}
             (out / "result.json").write_text(json.dumps(numbers, indent=1, default=_json_default))
             return PyloricPosteriorResult(numbers=numbers, posterior=None, out=out, report=None)
@@ -622,9 +649,20 @@ def run_pyloric_posterior_study(
         post_dir = state / f"posterior_{r}"
         if done_post[r] and (post_dir / "posterior.json").is_file():
             posterior = Posterior.load(post_dir, device=device)
-            # warm start of the next round from the saved network (NPE has no public setter)
-            npe._estimator, npe.resolved_config = posterior.estimator, posterior.config
             info.update(json.loads((post_dir / "training.json").read_text()))
+            saved = posterior.config
+            if (saved.estimator, saved.hidden_features, saved.num_transforms) == (
+                cfg.estimator,
+                cfg.hidden_features,
+                cfg.num_transforms,
+            ):  # warm start of the next round from the saved network (no public setter)
+                npe._estimator, npe.resolved_config = posterior.estimator, posterior.config
+            else:
+                echo(
+                    f"round {r + 1}: the saved posterior is a {saved.estimator} "
+                    f"{saved.num_transforms}x{saved.hidden_features}; the next training "
+                    f"starts a fresh {cfg.estimator} {cfg.num_transforms}x{cfg.hidden_features}"
+                )
         else:
             info.update(_train(npe, base, cfg, r, clock, state / f"train_{r}"))
             posterior = npe.build_posterior()
@@ -634,7 +672,9 @@ def run_pyloric_posterior_study(
                     {
                         k: info[k]
                         for k in info
-                        if k.startswith(("train_", "epochs", "best_", "stopped", "batch", "loss"))
+                        if k.startswith(
+                            ("train_", "epochs", "best_", "stopped", "batch", "loss", "num_steps")
+                        )
                     }
                 )
             )

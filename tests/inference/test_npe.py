@@ -81,6 +81,33 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
         other.train(checkpoint_dir=tmp_path)
 
 
+def test_time_limit_stops_training_and_a_second_call_goes_on(tmp_path):
+    """No epoch starts that would end past ``time_limit_s`` (judged by the longest epoch); the
+    best weights are restored; the same checkpoint folder continues where it stopped."""
+    import time
+
+    prior = BoxUniform([0.0, 0.0], [1.0, 1.0])
+    theta = prior.sample((4000,))
+    x = theta + 0.05 * torch.randn(4000, 2)
+    fast = {**FAST, "patience": 10_000, "max_epochs": 10_000, "batch_size": 64}
+    npe = NPE(prior, NPEConfig(**fast)).append_simulations(theta, x)
+    t0 = time.perf_counter()
+    npe.train(time_limit_s=1.5, checkpoint_dir=tmp_path)
+    wall = time.perf_counter() - t0
+    s = npe.summary
+    assert s.stopped_by_time and not s.stopped_early and 1 <= s.epochs < 10_000
+    assert wall < 1.5 + 1.0  # at most ~one epoch's overrun from timing noise
+    assert s.best_val_loss == min(s.val_losses)
+    first = s.epochs
+    npe.train(time_limit_s=1.0, checkpoint_dir=tmp_path)
+    assert npe.summary.epochs > first and npe.summary.stopped_by_time
+    unlimited = NPE(prior, NPEConfig(**{**fast, "max_epochs": 2})).append_simulations(theta, x)
+    unlimited.train()
+    assert not unlimited.summary.stopped_by_time and unlimited.summary.epochs == 2
+    with pytest.raises(ValueError, match="time_limit_s: expected a positive number"):
+        npe.train(time_limit_s=0.0)
+
+
 def test_invalid_simulations_excluded_and_counted():
     prior = BoxUniform([0.0], [1.0])
     theta = prior.sample((500,))

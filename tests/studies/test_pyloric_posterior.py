@@ -107,6 +107,12 @@ def test_select_disparate_pair_brute_force():
         ({"seed": 1.5}, "seed: expected an int"),
         ({"proposal": "apt"}, "proposal: expected one of"),
         ({"truncation_quantile": 1.0}, "truncation_quantile: expected a quantile"),
+        ({"max_valid": (10, 10)}, "max_valid: expected a tuple of 3 entries"),
+        ({"max_valid": (10, 0, 10)}, "max_valid: expected"),
+        ({"estimator": "mdn"}, "estimator: expected one of"),
+        ({"lr_decay": 1.0}, r"lr_decay: expected a factor in \(0, 1\)"),
+        ({"stop_after_round": 4}, r"stop_after_round: expected None or a round number in \[1"),
+        ({"stop_after_round": 0}, "stop_after_round: expected None or a round number"),
     ],
 )
 def test_config_errors(kwargs, match):
@@ -243,7 +249,7 @@ def test_apt_option(shared_data, tmp_path, stand_in):
 def test_two_calls_prior_round_then_the_rest(shared_data, tmp_path, stand_in):
     xo, prior = stand_in
     first = _tiny(shared_data, num_rounds=1, max_simulations=(1500,), simulation_shares=(0.5,),
-                  training_shares=(0.1,), stop_after_round1_simulations=True)  # fmt: skip
+                  training_shares=(0.1,), stop_after_round=1)  # fmt: skip
     sim = FakeSimulator(xo, prior)
     res = run_pyloric_posterior_study(first, out=tmp_path / "a", simulate=sim, prior=prior)
     assert res.posterior is None and res.report is None and sim.calls == 3
@@ -266,6 +272,39 @@ def test_two_calls_prior_round_then_the_rest(shared_data, tmp_path, stand_in):
         == json.loads((tmp_path / "a" / "state" / "round_0.json").read_text())["valid"]
     )
     assert res.numbers["rounds"][1]["proposal"] == "truncated prior (TSNPE)"
+
+
+def test_two_calls_split_after_the_second_round(shared_data, tmp_path, stand_in):
+    """First call: prior round, training, truncated round 2 (stopped at its valid cap); the
+    second call, given only the ``state`` folder, trains on both rounds and goes on. A
+    changed architecture in the second call starts a fresh network instead of warm-starting."""
+    xo, prior = stand_in
+    three = dict(num_rounds=3, max_simulations=(1500, 1000, 500), max_epochs=3,
+                 simulation_shares=(0.2, 0.2, 0.1), training_shares=(0.1, 0.1, 0.1),
+                 max_proposal_cost=1e12)  # fmt: skip
+    first = _tiny(shared_data, **three, max_valid=(10_000, 200, 10_000), stop_after_round=2)
+    sim = FakeSimulator(xo, prior)
+    res = run_pyloric_posterior_study(first, out=tmp_path / "a", simulate=sim, prior=prior)
+    assert res.posterior is None and [r["round"] for r in res.numbers["rounds"]] == [1, 2]
+    r2 = res.numbers["rounds"][1]
+    assert r2["proposal"] == "truncated prior (TSNPE)"
+    assert 200 <= r2["valid"] < 200 + first.sim_batch  # stopped after the batch reaching it
+    assert (tmp_path / "a" / "state" / "posterior_0" / "posterior.json").is_file()
+    assert not (tmp_path / "a" / "state" / "posterior_1").exists()  # round 2 not trained
+    import shutil
+
+    shutil.copytree(tmp_path / "a" / "state", tmp_path / "b" / "state")
+    msgs: list[str] = []
+    cfg = _tiny(shared_data, **three, num_ppc=30, hidden_features=first.hidden_features + 8)
+    res = run_pyloric_posterior_study(
+        cfg, out=tmp_path / "b", simulate=FakeSimulator(xo, prior), prior=prior, echo=msgs.append
+    )
+    assert any("round 1: resumed" in m for m in msgs)
+    assert any("round 2: resumed" in m for m in msgs)
+    assert any("starts a fresh maf" in m for m in msgs)
+    assert res.numbers["rounds"][1]["valid"] == r2["valid"]
+    assert res.posterior.config.hidden_features == first.hidden_features + 8
+    assert len(res.numbers["rounds"]) == 3
 
 
 def test_resume_after_a_killed_round(shared_data, tmp_path, stand_in):
