@@ -73,6 +73,49 @@ def _assert_close_to_xo(x, shared_data):
     np.testing.assert_array_equal(x[:, 15:18], 2.5)  # no plateaus, as in x_o
 
 
+def test_float32_default_dtype_is_finite_and_as_valid_as_float64(ref, shared_data):
+    """The default dtype (float32, CPU lane kernel): spiking presynaptic neurons (V > 48 mV
+    rounds the float32 synaptic steady state to exactly 1) must not turn the postsynaptic
+    neuron into NaN. With numba 0.68 / llvmlite 0.50 the former ``dt / (1 - s_inf)`` did,
+    for every reference set (all traces NaN, 0 valid rhythms; posterior samples 4 % valid
+    instead of float64's 74 %)."""
+    theta = torch.tensor(ref["theta"])
+    short32 = PyloricNetwork(t_max=3000.0, noise=False)
+    assert short32.dtype == torch.float32
+    v = short32.simulate(theta.float(), output="trace")
+    assert torch.isfinite(v).all()
+    assert v.max() > 48.0  # the case that matters: spike peaks above 48 mV
+    x32 = PyloricNetwork(noise=False, extras=True).simulate(theta.float()).numpy()
+    x64 = PyloricNetwork(noise=False, extras=True, dtype=torch.float64).simulate(theta).numpy()
+    ok32, ok64 = np.isfinite(x32[:, :18]).all(1), np.isfinite(x64[:, :18]).all(1)
+    assert ok64.sum() == 5 and ok32.sum() >= 4  # float32 trajectories drift (chaotic spikes)
+    _assert_close_to_xo(x32[:2], shared_data)  # the eLife path endpoints, as in float64
+    # with noise, 4 seeds per set: valid fractions agree
+    noisy = torch.tensor(np.repeat(ref["theta"], 4, 0))
+    y32 = PyloricNetwork().simulate(noisy.float(), seed=5)
+    y64 = PyloricNetwork(dtype=torch.float64).simulate(noisy, seed=5)
+    f32 = float(torch.isfinite(y32).all(1).double().mean())
+    f64 = float(torch.isfinite(y64).all(1).double().mean())
+    assert f64 > 0.5 and abs(f32 - f64) <= 0.2, (f32, f64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_syn_step_saturated_presynaptic_neuron(dtype):
+    """Graded synapse at and above the spike peak: s relaxes to s_inf (1 in float32) in one
+    step, finite; below, the exponential-Euler-like relaxation of the reference."""
+    from neurodyn.simulators._kernels.pyloric_model import syn_step
+
+    f = dtype
+    for v_pre in (40.0, 48.5, 55.0, 80.0, 200.0):
+        out = syn_step(f(0.3), f(v_pre), f(0.025 * 0.01))
+        s_inf = 1.0 / (1.0 + np.exp((-35.0 - v_pre) / 5.0))
+        assert np.isfinite(out) and abs(out - s_inf) <= 1e-6, (v_pre, out)
+    dtq, s, v_pre = 1e-4, 0.2, -40.0
+    s_inf = 1.0 / (1.0 + np.exp((-35.0 - v_pre) / 5.0))
+    expected = s + (s_inf - s) * dtq / (1.0 - s_inf)
+    assert abs(syn_step(f(s), f(v_pre), f(dtq)) - expected) <= 1e-6 * max(1.0, abs(expected))
+
+
 @pytest.mark.slow
 def test_features_all_reference_sets_and_noise_settings_with_replayed_noise(ref):
     """6 sets x 4 noise settings, the reference's numpy noise replayed through ``noise=``."""
