@@ -133,7 +133,8 @@ class HighProbabilityPathResult:
     """Result of :func:`high_probability_path`.
 
     Attributes:
-        theta: path points in parameter units ``(num_points, num_params)``.
+        theta: path points in parameter units ``(num_points, num_params)``; with a prior
+            box and ``penalty > 0`` clipped into the box (as the objective evaluated them).
         z: the same points in z-scored prior space.
         log_prob: ``posterior.log_prob`` at the points ``(num_points,)``.
         arc_length: cumulative Euclidean arc length in z-space ``(num_points,)``.
@@ -141,8 +142,8 @@ class HighProbabilityPathResult:
         straight_log_prob: ``posterior.log_prob`` on the straight line ``(num_points,)``.
         coefficients: fitted basis coefficients ``(2N or N, num_params)``, eLife row layout.
         objective: final value of the objective; ``straight_objective`` at the straight line.
-        max_prior_violation: largest z-space distance of a path point to the prior box (0 when
-            the path stays inside).
+        max_prior_violation: largest z-space distance of a path point of the optimised curve
+            to the prior box, before the clipping (0 when the curve stays inside).
         num_iterations: BFGS iterations; ``success``/``message``: scipy's report.
     """
 
@@ -306,13 +307,16 @@ def high_probability_path(
     coeffs = torch.as_tensor(opt.x, dtype=f64, device=z0.device).reshape(shape)
     with torch.no_grad():
         pts, _ = _path_batch(z0, z1, coeffs[None], value, deriv, s)
-        pts = pts[0]
+        viol = float(dens.box_distance(pts[0]).max())
+        # the objective saw the points clipped into the box; return those (a point a hair
+        # outside, e.g. a conductance of -1e-9, would get log q = -inf and be refused by a
+        # simulator)
+        pts = dens.clip(pts[0]) if penalty > 0 else pts[0]
         line = z0 + s[:, None] * (z1 - z0)
         theta = dens.to_theta(pts).to(dens.dtype)
         straight = dens.to_theta(line).to(dens.dtype)
         lp = dens.log_prob_theta(theta).detach()
         lp_line = dens.log_prob_theta(straight).detach()
-        viol = float(dens.box_distance(pts).max())
     return HighProbabilityPathResult(
         theta=theta,
         z=pts,
