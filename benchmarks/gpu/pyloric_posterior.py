@@ -20,15 +20,17 @@ parts of at most 15 MB (``OUT/pyloric_posterior/state.tar.part00`` ...; the devi
 most 8 files of 16 MB: cap the valid pairs with ``--max-valid``); the second continues from
 them (``--resume DIR``, DIR holding the parts, or the two ``round_0`` files of an older run)::
 
-    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --stop-after-round 2 \
-        --simulation-shares 0.42,0.46,0.1 --training-shares 0.07,0.1,0.3 \
-        --max-valid 20000000,230000,3000000
-    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 540 --resume DIR \
-        --simulation-shares 0.42,0.46,0.25 --training-shares 0.07,0.1,0.45
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 555 --stop-after-round 2 \\
+        --simulation-shares 0.40,0.44,0.01 --training-shares 0.06,0.01,0.01 \\
+        --max-valid 20000000,240000,3000000
+    python benchmarks/gpu/pyloric_posterior.py --out $OUT --budget-s 550 --resume DIR \\
+        --simulation-shares 0.01,0.01,0.22 --training-shares 0.01,0.12,0.50
 
-(shares of rounds already done are ignored when resuming: the budget is spread over the phases
-left). ``--probe-training`` times training steps of a few estimator/batch settings on the saved
-pairs after a ``--stop-after-round`` call (a GPU measurement for choosing the next call's).
+(the H200 runs 4-5 of ``benchmarks/RESULTS.md``; the shares of phases already done are
+ignored when resuming, the budget is spread over the phases left, but all shares together
+must stay below 1, the rest going to the analysis). ``--probe-training`` times training steps
+of a few estimator/batch settings on the saved pairs after a ``--stop-after-round`` call (a
+GPU measurement for choosing the next call's).
 
 Locally, a toy run on the CPU (poor posterior, checks the plumbing)::
 
@@ -61,7 +63,7 @@ def _config(args: argparse.Namespace):
     if args.max_proposal_cost is not None:
         kw["max_proposal_cost"] = args.max_proposal_cost
     for name in ("estimator", "hidden_features", "num_transforms", "batch_size",
-                 "learning_rate", "patience", "lr_decay"):  # fmt: skip
+                 "learning_rate", "patience", "lr_decay", "max_epochs"):  # fmt: skip
         if getattr(args, name) is not None:
             kw[name] = getattr(args, name)
     if args.num_rounds == 1:  # NPE on valid prior simulations only (the eLife approach)
@@ -227,6 +229,7 @@ def main() -> None:
     p.add_argument("--learning-rate", type=float, default=None)
     p.add_argument("--patience", type=int, default=None)
     p.add_argument("--lr-decay", type=float, default=None)
+    p.add_argument("--max-epochs", type=int, default=None, help="epoch cap per round")
     p.add_argument(
         "--probe-training", action="store_true",
         help="after --stop-after-round: time training steps of a few settings on the GPU",
