@@ -60,6 +60,14 @@ class SynapsNetConfig:
             ``x_hat[t+1] = z[t] + f(...)`` (MSE loss only). The decoder's linear skip path can
             already represent the last value, so this changes the parameterisation, not the
             model class (``benchmarks/synapsnet_calcium_forecast.py`` measures it).
+        low_rank: rank k of a dense part of the adjacency, ``A = S + U V^T`` (0, the default:
+            ``A = S`` only). ``S`` ``(N, N)`` is the sparse part the ``l1`` penalty acts on;
+            ``U, V`` ``(N, k)`` are not penalised, so ``U V^T`` can carry population-wide
+            coupling (e.g. every neuron driven by the population mean, rank 1) that the L1
+            penalty would otherwise price out. ``A`` is still one matrix acting on the
+            activity (zero diagonal included), so it remains the only path between neurons.
+            :meth:`~neurodyn.population.SynapsNet.connectivity` returns ``S`` by default (the
+            edge estimate; the full ``A`` and ``U V^T`` on request). Needs ``sign="none"``.
         nan_policy: ``"error"`` (NaN in activity/behaviour raises) or ``"mask"`` (NaN entries
             are left out of the loss and of the z-scoring statistics and enter the decoder as
             the training mean).
@@ -93,6 +101,7 @@ class SynapsNetConfig:
     loss: str = "mse"
     current_lag: int = 1
     residual: bool = False
+    low_rank: int = 0
     nan_policy: str = "error"
     input_clip: float | None = 10.0
     split: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -107,6 +116,9 @@ class SynapsNetConfig:
 
     def __post_init__(self) -> None:
         check_positive("embedding_dim", self.embedding_dim, strict=False, integer=True)
+        if isinstance(self.low_rank, bool) or not isinstance(self.low_rank, int):
+            fail("low_rank", "an integer >= 0", self.low_rank, exc=TypeError)
+        check_positive("low_rank", self.low_rank, strict=False, integer=True)
         for name in (
             "window",
             "hidden_dim",
@@ -154,6 +166,13 @@ class SynapsNetConfig:
                 'False with loss="poisson"',
                 self.residual,
                 "A residual output adds the last z-scored frame; it needs the MSE loss.",
+            )
+        if self.low_rank and self.sign != "none":
+            fail(
+                "low_rank",
+                '0 with sign="dale"',
+                self.low_rank,
+                'The dense low-rank part has no sign constraint; use sign="none" or low_rank=0.',
             )
         split = tuple(self.split)
         if len(split) != 3 or not all(

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurodyn._validation import as_tensor, check_positive, fail
+from neurodyn._validation import as_tensor, check_choice, check_positive, fail
 from neurodyn.population.config import SynapsNetConfig
 from neurodyn.population.decoder import Decoder
 
@@ -34,13 +34,17 @@ __all__ = ["SynapsNet"]
 FORMAT = "neurodyn.synapsnet/1"
 #: Neuron-windows per decoder pass when ``config.neuron_chunk`` is None.
 CHUNK_BUDGET = 2**17
+#: What :meth:`SynapsNet.connectivity` can return.
+CONNECTIVITY_PARTS = ("sparse", "low_rank", "full")
 
 
 class SynapsNet(nn.Module):
     """Population model with a learned directed connectivity per session (SynapsNet).
 
-    Parameters: per session s an adjacency ``A^(s)`` ``(N_s, N_s)`` and neuron embeddings
-    ``(N_s, embedding_dim)``; one decoder shared by all neurons and sessions. Normalisation
+    Parameters: per session s an adjacency ``A^(s)`` ``(N_s, N_s)`` (``S + U V^T`` with
+    ``config.low_rank = k``: ``weights`` holds ``S``, ``low_rank_u``/``low_rank_v`` the
+    ``(N_s, k)`` factors) and neuron embeddings ``(N_s, embedding_dim)``; one decoder shared by
+    all neurons and sessions. Normalisation
     statistics (training-split mean/std of activity and behaviour) are stored as buffers so
     that :meth:`predict` takes and returns activity in the original units. Build one with
     :func:`~neurodyn.population.fit_synapsnet`; the constructor only sets up parameters.
@@ -91,12 +95,19 @@ class SynapsNet(nn.Module):
             self.decoder = Decoder(config, self.num_behaviour)
             self.weights = nn.ParameterList()
             self.sign_logits = nn.ParameterList()
+            self.low_rank_u = nn.ParameterList()
+            self.low_rank_v = nn.ParameterList()
             self.neuron_embeddings = nn.ParameterList()
             for n in self.num_neurons:
                 w = torch.zeros(n, n)
                 if config.a_init == "normal":
                     w = torch.randn(n, n) / n**0.5
                 self.weights.append(nn.Parameter(w, requires_grad=config.learn_connectivity))
+                if config.low_rank:  # A = S + U V^T; V = 0 at the start, so A = S
+                    u = torch.randn(n, config.low_rank) / n**0.5
+                    v = torch.zeros(n, config.low_rank)
+                    self.low_rank_u.append(nn.Parameter(u, requires_grad=config.learn_connectivity))
+                    self.low_rank_v.append(nn.Parameter(v, requires_grad=config.learn_connectivity))
                 if config.sign == "dale":
                     u = torch.zeros(n) if config.a_init == "zeros" else torch.randn(n)
                     self.sign_logits.append(
@@ -131,9 +142,29 @@ class SynapsNet(nn.Module):
         return session
 
     def adjacency(self, session: int = 0) -> torch.Tensor:
-        """Differentiable ``(N, N)`` adjacency of a session on the model's device."""
+        """Differentiable ``(N, N)`` adjacency ``A = S + U V^T`` of a session (model device).
+
+        With ``config.low_rank == 0`` this is the sparse part ``S`` alone.
+        """
+        a = self.sparse_adjacency(session)
+        if self.config.low_rank:
+            a = a + self.low_rank_adjacency(session)
+        return a
+
+    def sparse_adjacency(self, session: int = 0) -> torch.Tensor:
+        """Differentiable ``(N, N)`` sparse part ``S`` (the part the ``l1`` penalty acts on)."""
         w = self.weights[session]
         a = F.softplus(w) * torch.tanh(self.sign_logits[session])[None] if self.sign_logits else w
+        if self.config.zero_diagonal:
+            a = a * getattr(self, f"offdiag_{session}")
+        return a
+
+    def low_rank_adjacency(self, session: int = 0) -> torch.Tensor:
+        """Differentiable ``(N, N)`` dense part ``U V^T`` (zeros when ``config.low_rank == 0``)."""
+        n = self.num_neurons[session]
+        if not self.config.low_rank:
+            return self.weights[session].new_zeros(n, n)
+        a = self.low_rank_u[session] @ self.low_rank_v[session].T
         if self.config.zero_diagonal:
             a = a * getattr(self, f"offdiag_{session}")
         return a
@@ -340,12 +371,27 @@ class SynapsNet(nn.Module):
         return out.cpu()
 
     @torch.no_grad()
-    def connectivity(self, session: int = 0) -> torch.Tensor:
+    def connectivity(self, session: int = 0, part: str = "sparse") -> torch.Tensor:
         """Learned adjacency ``(N, N)`` (CPU); ``A[i, j]`` is the weight of j -> i.
 
         A acts on z-scored activity, so weights are comparable across neurons.
+
+        Args:
+            session: session index.
+            part: with ``config.low_rank > 0``, ``"sparse"`` (default: ``S``, the edge
+                estimate), ``"low_rank"`` (``U V^T``, population-wide coupling) or ``"full"``
+                (``A = S + U V^T``, the matrix the input currents are computed with). Without
+                a low-rank part ``"sparse"`` and ``"full"`` are the same ``A``.
         """
-        return self.adjacency(self._session(session)).detach().cpu().clone()
+        s = self._session(session)
+        check_choice("part", part, CONNECTIVITY_PARTS)
+        if part == "full":
+            a = self.adjacency(s)
+        elif part == "low_rank":
+            a = self.low_rank_adjacency(s)
+        else:
+            a = self.sparse_adjacency(s)
+        return a.detach().cpu().clone()
 
     @torch.no_grad()
     def input_currents(self, activity: Any, session: int = 0) -> torch.Tensor:

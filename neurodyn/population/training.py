@@ -291,7 +291,7 @@ def _canonical_sign(model: SynapsNet, sessions: Sequence[_Session], max_windows:
     if gain < 0:
         with torch.no_grad():
             params = model.sign_logits if model.config.sign == "dale" else model.weights
-            for p in params:
+            for p in (*params, *model.low_rank_u):  # -(U V^T) = (-U) V^T
                 p.neg_()
             model.decoder.in_i.weight.neg_()
             model.decoder.skip_i.weight.neg_()
@@ -299,7 +299,15 @@ def _canonical_sign(model: SynapsNet, sessions: Sequence[_Session], max_windows:
 
 def _optimizer(model: SynapsNet, config: SynapsNetConfig) -> torch.optim.Adam:
     session_params = [
-        p for p in (*model.weights, *model.sign_logits, *model.neuron_embeddings) if p.requires_grad
+        p
+        for p in (
+            *model.weights,
+            *model.sign_logits,
+            *model.low_rank_u,
+            *model.low_rank_v,
+            *model.neuron_embeddings,
+        )
+        if p.requires_grad
     ]
     groups = [{"params": list(model.decoder.parameters()), "weight_decay": config.weight_decay}]
     if session_params:
@@ -333,7 +341,8 @@ def _train_epoch(model: SynapsNet, sessions: Sequence[_Session], optimizer, conf
             loss.backward()
             batch_loss += loss.detach()
         if config.l1 and model.weights[s].requires_grad:
-            (config.l1 * model.adjacency(s).abs().sum() / sess.num_neurons).backward()
+            # the sparse part S only: a low-rank part U V^T is not penalised
+            (config.l1 * model.sparse_adjacency(s).abs().sum() / sess.num_neurons).backward()
         if config.grad_clip:
             torch.nn.utils.clip_grad_norm_(
                 [p for p in params if p.grad is not None], config.grad_clip
