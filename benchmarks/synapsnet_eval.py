@@ -23,6 +23,18 @@ Usage::
         --forecast-networks 10 --datasets --results-dir OUT/nets --out OUT/summary.json
     python benchmarks/synapsnet_eval.py --aggregate OUT/nets   # table + results JSON
 
+Several seeds (``--seeds 1 2 3``: every network is fitted once per seed, SynapsNet and the
+neural baselines alike, into ``<results-dir>/seed_<s>/``). With one seed every network of a
+generator gets the *same* initialisation and batch order (same shapes, same seed), so a paired
+test over networks compares one pair of initialisations, not the models; the seed average
+removes that. ``--aggregate-seeds DIR`` summarises ``DIR/seed_*/`` (network means averaged over
+the seeds, then paired over networks)::
+
+    OMP_NUM_THREADS=1 python benchmarks/synapsnet_eval.py --datasets --generators calcium \
+        --networks 23 --seeds 1 2 3 --forecast-every 1 --no-lag0 --jobs 16 \
+        --forecasters last_value ridge_var neuprint netformer --results-dir OUT/seeds
+    python benchmarks/synapsnet_eval.py --aggregate-seeds OUT/seeds
+
 Imports only numpy, scipy, torch, numba and neurodyn's population code (no zuko/zarr/dask/pynwb).
 """
 
@@ -87,9 +99,34 @@ def run_forecasters(
 
 
 def synapsnet_config(args: argparse.Namespace) -> SynapsNetConfig:
-    return SynapsNetConfig(
+    """The benchmark's SynapsNet settings plus the ``--synapsnet-config`` overrides."""
+    cfg = SynapsNetConfig(
         window=args.window, epochs=args.epochs, patience=args.patience, seed=args.seed
     )
+    overrides = json.loads(getattr(args, "synapsnet_config", None) or "{}")
+    return SynapsNetConfig.from_dict({**cfg.to_dict(), **overrides}) if overrides else cfg
+
+
+def check_synapsnet_config(args: argparse.Namespace) -> None:
+    """Validate ``--synapsnet-config``; exit if the network runner cannot apply it."""
+    try:
+        overrides = json.loads(args.synapsnet_config)
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"--synapsnet-config: not JSON ({err})") from None
+    if not isinstance(overrides, dict):
+        raise SystemExit("--synapsnet-config: expected a JSON object of SynapsNetConfig fields")
+    synapsnet_config(args)  # unknown fields / invalid values raise here
+    if overrides and args.generators and args.networks > 0:
+        import inspect
+
+        import synapsnet_networks
+
+        if "synapsnet_config" not in inspect.getsource(synapsnet_networks.evaluate_network):
+            raise SystemExit(
+                "--synapsnet-config with synthetic networks needs synapsnet_networks.py to apply "
+                "it: git apply benchmarks/results/synapsnet_lowrank/"
+                "synapsnet_networks_config.patch (or use --generators with no generator)"
+            )
 
 
 def current_xcorr(model, x: np.ndarray, test: slice, seed: int, session: int = 0) -> dict:
@@ -198,6 +235,106 @@ def real_dataset(
     return {"synapsnet_fit_s": fit_s, "summary": summary, "sessions": sessions}
 
 
+def aggregate_seeds(root: Path) -> dict[str, Any]:
+    """Seed-averaged forecast comparison of the per-network JSONs in ``root/seed_*/``.
+
+    For each generator and method, a network's mean test r is averaged over the seeds in which
+    both SynapsNet and the method were evaluated on it (networks missing from a seed are left
+    out of that seed); then SynapsNet minus the method is tested over networks (paired t and
+    Wilcoxon), with the number of networks SynapsNet wins and, per seed, the mean difference.
+
+    Args:
+        root: folder holding ``seed_<s>/<generator>/net_<k>.json`` (``--seeds`` runs).
+
+    Returns:
+        ``{"root", "seeds", "generators": {gen: {method: {...}}}}`` (JSON-serialisable).
+    """
+    seed_dirs = sorted(
+        (d for d in Path(root).glob("seed_*") if d.is_dir()), key=lambda d: int(d.name[5:])
+    )
+    if not seed_dirs:
+        raise SystemExit(f"{root}: no seed_<s> folders (write them with --seeds)")
+    # per (generator, network): {seed: forecast dict}
+    table: dict[str, dict[int, dict[int, dict[str, Any]]]] = {}
+    for d in seed_dirs:
+        seed = int(d.name[5:])
+        for path in sorted(d.glob("*/net_*.json")):
+            row = json.loads(path.read_text())
+            if row["signature"]["seed"] != seed:
+                raise SystemExit(f"{path}: written with seed {row['signature']['seed']}")
+            by_net = table.setdefault(row["generator"], {}).setdefault(row["network"], {})
+            by_net[seed] = row["forecast"]
+    out: dict[str, Any] = {
+        "root": str(root),
+        "seeds": [int(d.name[5:]) for d in seed_dirs],
+        "generators": {},
+    }
+    for gen, nets in table.items():
+        methods = sorted({m for per in nets.values() for fc in per.values() for m in fc})
+        res: dict[str, Any] = {}
+        for m in methods:
+            syn, oth, count = [], [], []
+            per_seed: dict[int, list[float]] = {}
+            for per in nets.values():
+                seeds = [s for s, fc in per.items() if m in fc and "synapsnet" in fc]
+                if not seeds:
+                    continue
+                a = [per[s]["synapsnet"]["mean_r"] for s in seeds]
+                b = [per[s][m]["mean_r"] for s in seeds]
+                syn.append(float(np.mean(a)))
+                oth.append(float(np.mean(b)))
+                count.append(len(seeds))
+                for s, x, y in zip(seeds, a, b, strict=True):
+                    per_seed.setdefault(s, []).append(x - y)
+            entry: dict[str, Any] = {
+                "num_networks": len(syn),
+                "seeds_per_network": [min(count), max(count)] if count else [0, 0],
+                "mean_r": float(np.mean(oth)) if oth else float("nan"),
+                "synapsnet_mean_r": float(np.mean(syn)) if syn else float("nan"),
+                "per_seed_mean_difference": {
+                    str(s): {"mean": float(np.mean(v)), "num_networks": len(v)}
+                    for s, v in sorted(per_seed.items())
+                },
+            }
+            if m != "synapsnet" and len(syn) >= 2:
+                entry["paired_over_networks_synapsnet_minus_this"] = paired_test(syn, oth).as_dict()
+                entry["synapsnet_wins"] = int(np.sum(np.asarray(syn) > np.asarray(oth)))
+            res[m] = entry
+        out["generators"][gen] = res
+    return out
+
+
+def format_seed_tables(summary: dict[str, Any]) -> str:
+    """Markdown table of :func:`aggregate_seeds`."""
+    lines = []
+    seeds = summary["seeds"]
+    for gen, res in summary["generators"].items():
+        lines += [
+            f"\n### {gen}: one-step forecast r, averaged over seeds {seeds}",
+            "",
+            "| method | networks | seeds/network | mean r | SynapsNet r | Δr over networks, "
+            "p (t), p (Wilcoxon), SynapsNet wins | Δr per seed |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for m, e in res.items():
+            pt = e.get("paired_over_networks_synapsnet_minus_this")
+            cell = (
+                f"{pt['mean_difference']:+.5f}, {pt['p_value']:.2g}, {pt['wilcoxon_p']:.2g}, "
+                f"{e['synapsnet_wins']}/{e['num_networks']}"
+                if pt
+                else "—"
+            )
+            per = ", ".join(
+                f"{s}: {v['mean']:+.5f}" for s, v in e["per_seed_mean_difference"].items()
+            )
+            lo, hi = e["seeds_per_network"]
+            lines.append(
+                f"| {m} | {e['num_networks']} | {lo}–{hi} | {e['mean_r']:.5f} | "
+                f"{e['synapsnet_mean_r']:.5f} | {cell} | {per if m != 'synapsnet' else '—'} |"
+            )
+    return "\n".join(lines)
+
+
 def print_tables(res: dict[str, Any]) -> None:
     for name, r in res.get("real", {}).items():
         print(f"\n## {name}: one-step forecast r on the test block (paired across neurons)")
@@ -235,6 +372,13 @@ def main() -> None:
         "--generators", nargs="*", default=["rate", "lif", "calcium"], choices=list(GENERATORS)
     )
     p.add_argument("--datasets", nargs="*", default=["m1", "zebrafish"])
+    p.add_argument(
+        "--synapsnet-config",
+        default="{}",
+        metavar="JSON",
+        help="SynapsNetConfig overrides of every SynapsNet fit, e.g. '{\"weight_decay\": 0.001}' "
+        "(stored in each network's signature)",
+    )
     p.add_argument("--num-neurons", type=int, default=100)
     p.add_argument("--num-steps", type=int, default=8000)
     p.add_argument("--frame-rate", type=float, default=10.0)
@@ -242,6 +386,21 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="evaluate the networks once per seed into <results-dir>/seed_<s>/ (synthetic "
+        "part only; overrides --seed), then print the seed-averaged comparison",
+    )
+    p.add_argument(
+        "--aggregate-seeds",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="only summarise DIR/seed_*/ (seed-averaged paired tests; writes --out)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the networks")
     p.add_argument(
@@ -272,6 +431,16 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="summary JSON (default per mode)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    check_synapsnet_config(args)
+    if args.aggregate_seeds is not None:
+        out = args.out or args.aggregate_seeds / "seed_summary.json"
+        summary = aggregate_seeds(args.aggregate_seeds)
+        summary["git_commit"] = _git_commit()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=1, default=_json_default))
+        print(format_seed_tables(summary))
+        log(f"wrote {out}")
+        return
     if args.aggregate is not None:
         out = args.out or ROOT / "results" / "synapsnet_eval_50.json"
         summary = aggregate(args.aggregate)
@@ -294,7 +463,35 @@ def main() -> None:
         args.out.write_text(json.dumps(res, indent=1, default=_json_default))
 
     tic = time.perf_counter()
-    if args.generators and args.networks > 0:
+    if args.generators and args.networks > 0 and args.seeds:
+        root = args.results_dir
+        # the seeds run side by side, each with its share of the --jobs worker processes
+        jobs = max(1, args.jobs // len(args.seeds))
+        runs = [
+            argparse.Namespace(
+                **{**vars(args), "seed": seed, "jobs": jobs, "results_dir": root / f"seed_{seed}"}
+            )
+            for seed in args.seeds
+        ]
+
+        def seed_log(seed: int):
+            return lambda msg: log(f"[seed {seed}] {msg}")
+
+        if args.jobs <= 1:
+            for run in runs:
+                run_networks(run, seed_log(run.seed))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(runs)) as pool:
+                futures = [pool.submit(run_networks, r, seed_log(r.seed)) for r in runs]
+                for fut in futures:
+                    fut.result()
+        res["synthetic_seeds"] = aggregate_seeds(root)
+        res["synthetic_s"] = time.perf_counter() - tic
+        dump()
+        print(format_seed_tables(res["synthetic_seeds"]))
+    elif args.generators and args.networks > 0:
         run_networks(args, log)
         res["synthetic"] = aggregate(args.results_dir)
         res["synthetic_s"] = time.perf_counter() - tic
