@@ -46,7 +46,10 @@ SIGNATURE_KEYS = (
 
 def signature(args: argparse.Namespace) -> dict[str, Any]:
     """The settings a per-network result depends on (stored in each JSON)."""
-    return {k: getattr(args, k) for k in SIGNATURE_KEYS}
+    sig = {k: getattr(args, k) for k in SIGNATURE_KEYS}
+    if json.loads(getattr(args, "synapsnet_config", None) or "{}"):  # only when set: old
+        sig["synapsnet_config"] = args.synapsnet_config  # result folders still resume
+    return sig
 
 
 def generate(kind: str, seed: int, args: argparse.Namespace):
@@ -143,6 +146,9 @@ def evaluate_network(kind: str, k: int, args: argparse.Namespace) -> dict[str, A
     cfg = SynapsNetConfig(
         window=args.window, epochs=args.epochs, patience=args.patience, seed=args.seed
     )
+    overrides = json.loads(getattr(args, "synapsnet_config", None) or "{}")
+    if overrides:  # --synapsnet-config: SynapsNetConfig overrides of both SynapsNet fits
+        cfg = SynapsNetConfig.from_dict({**cfg.to_dict(), **overrides})
     tic = time.perf_counter()
     model = fit_synapsnet(x, config=cfg, device="cpu", progress=False)
     times["synapsnet"] = time.perf_counter() - tic
