@@ -11,6 +11,7 @@ from scipy import stats
 
 from neurodyn.simulators import derive_seeds
 from neurodyn.simulators._kernels._cuda import numba_cuda
+from neurodyn.simulators._kernels.hh_cpu import _spike_lanes
 from neurodyn.simulators._kernels.launch import (
     LANES,
     cuda_launch_config,
@@ -19,7 +20,15 @@ from neurodyn.simulators._kernels.launch import (
 )
 from neurodyn.simulators._kernels.mathfn import _expm1_32_gpu, fdiv, fexp, fexpm1, flog, fsincos
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
-from neurodyn.simulators._kernels.rng import normal_pair, resolve_seeds
+from neurodyn.simulators._kernels.rng import (
+    box_muller32,
+    normal_pair,
+    normal_quad,
+    philox4x32,
+    philox_words32,
+    resolve_seeds,
+)
+from neurodyn.simulators._kernels.spikes import is_spike, spike_count_update
 
 
 @njit
@@ -162,6 +171,83 @@ def test_normal_pair_counter_based_and_streams():
     np.testing.assert_allclose(f32, a, atol=5e-4)  # 24 vs 53 random bits, same stream
 
 
+@njit
+def _quads(seeds, num_blocks, stream, like):
+    out = np.empty((seeds.size, 4 * num_blocks), dtype=like.dtype)
+    for r in range(seeds.size):
+        for c in range(num_blocks):
+            z0, z1, z2, z3 = normal_quad(seeds[r], np.uint64(c), np.uint64(stream), like[0])
+            out[r, 4 * c], out[r, 4 * c + 1], out[r, 4 * c + 2], out[r, 4 * c + 3] = z0, z1, z2, z3
+    return out
+
+
+@njit
+def _quad_pieces(seeds, num_blocks):
+    """The float32 quad from its pieces, as the CPU kernel computes it (two lane loops)."""
+    out = np.empty((seeds.size, 4 * num_blocks), dtype=np.float32)
+    for r in range(seeds.size):
+        for c in range(num_blocks):
+            x0, x1, x2, x3 = philox_words32(seeds[r], np.uint64(c), np.uint64(0))
+            out[r, 4 * c], out[r, 4 * c + 1] = box_muller32(x0, x1)
+            out[r, 4 * c + 2], out[r, 4 * c + 3] = box_muller32(x2, x3)
+    return out
+
+
+@njit
+def _philox(c0, c1, c2, c3, k0, k1):
+    return philox4x32(
+        np.uint64(c0), np.uint64(c1), np.uint64(c2), np.uint64(c3), np.uint64(k0), np.uint64(k1)
+    )
+
+
+def test_philox_known_answers():
+    """Philox4x32-10 known-answer vectors of Random123 (kat_vectors)."""
+    m = 0xFFFFFFFF
+    assert _philox(0, 0, 0, 0, 0, 0) == (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)
+    assert _philox(m, m, m, m, m, m) == (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)
+    pi = (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344, 0xA4093822, 0x299F31D0)
+    assert _philox(*pi) == (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)
+
+
+def test_normal_quad_streams():
+    seeds = derive_seeds(8, 6)
+    # float64: exactly normal_pair's stream, two pairs per block of four (unchanged noise)
+    np.testing.assert_array_equal(
+        _quads(seeds, 50, 0, np.zeros(1)), _normals(seeds, 100, 0, np.zeros(1))
+    )
+    # float32: all four words of ONE Philox call per block (its first pair = normal_pair's)
+    q32 = _quads(seeds, 50, 0, np.zeros(1, np.float32))
+    assert q32.dtype == np.float32
+    p32 = _normals(seeds, 50, 0, np.zeros(1, np.float32))
+    np.testing.assert_array_equal(q32[:, 0::4], p32[:, 0::2])
+    np.testing.assert_array_equal(q32[:, 1::4], p32[:, 1::2])
+    assert np.abs(q32[:, 2::4] - p32[:, 0::2]).min() > 0  # not a copy of the first pair
+    np.testing.assert_array_equal(_quad_pieces(seeds, 50), q32)
+    # counter-based: a simulation's normals do not depend on the other seeds; streams differ
+    np.testing.assert_array_equal(_quads(seeds[3:4], 50, 0, np.zeros(1, np.float32))[0], q32[3])
+    assert np.abs(_quads(seeds, 50, 1, np.zeros(1, np.float32)) - q32).min() > 0
+
+
+def test_normal_quad_float32_is_standard_normal():
+    z = _quads(derive_seeds(1, 50), 1000, 0, np.zeros(1, np.float32)).astype(np.float64)
+    flat = z.ravel()
+    assert abs(flat.mean()) < 0.01 and abs(flat.std() - 1) < 0.01
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    assert abs(stats.kurtosis(flat)) < 0.05
+    for pos in range(4):  # each position of the block on its own (z2, z3: words x2, x3)
+        col = z[:, pos::4].ravel()
+        assert stats.kstest(col, "norm").pvalue > 1e-3, pos
+    blocks = z.reshape(-1, 4)
+    corr = np.corrcoef(blocks.T)  # within a block
+    assert np.abs(corr - np.eye(4)).max() < 0.01
+    assert abs(np.corrcoef(flat[:-1], flat[1:])[0, 1]) < 0.01
+    # the squared radius of a Box-Muller pair is chi^2(2): pairs (z0, z1) and (z2, z3)
+    for a in (0, 2):
+        r2 = blocks[:, a] ** 2 + blocks[:, a + 1] ** 2
+        assert stats.kstest(r2, "chi2", args=(2,)).pvalue > 1e-3
+    assert abs(np.corrcoef(blocks[:, 0] ** 2 + blocks[:, 1] ** 2, blocks[:, 2] ** 2)[0, 1]) < 0.01
+
+
 def test_derive_seeds():
     s = derive_seeds(12, 1000)
     assert s.dtype == np.uint64 and np.unique(s).size == 1000
@@ -250,6 +336,10 @@ def test_float32_math_stays_float32():
         return normal_pair(seed, np.uint64(3), np.uint64(0), np.float32(0.0))
 
     @njit
+    def noise4(seed):
+        return normal_quad(seed, np.uint64(3), np.uint64(0), np.float32(0.0))
+
+    @njit
     def hh(v):
         return hh_step(v, v, v, v, v, v, v, v, v, v, v, v, v, v)
 
@@ -259,6 +349,7 @@ def test_float32_math_stays_float32():
 
     assert _float64_ops(maths, np.float32(0.5)) == []
     assert _float64_ops(noise, np.uint64(5)) == []
+    assert _float64_ops(noise4, np.uint64(5)) == []
     assert _float64_ops(hh, np.float32(-60.0)) == []
     assert _float64_ops(gates, np.float32(-60.0)) == []
 
@@ -326,3 +417,35 @@ def test_cpu_kernels_do_not_depend_on_the_thread_count():
     finally:
         numba.set_num_threads(old)
     assert torch.equal(torch.nan_to_num(one, 7.0), torch.nan_to_num(two, 7.0))
+
+
+@njit
+def _spike_rules(c0, c1, c2, s, last, count, dt, dedup):
+    n = c0.size
+    ref = np.empty((n, 2), dtype=np.int64)
+    got = np.empty((n, 2), dtype=np.int64)
+    for i in range(n):
+        ref[i, 0], ref[i, 1] = spike_count_update(
+            is_spike(c0[i], c1[i], c2[i]), s[i], last[i], count[i], dt, dedup
+        )
+        got[i, 0], got[i, 1] = _spike_lanes(
+            c0[i], c1[i], c2[i], s[i], s[i] * dt, last[i], count[i], dt, dedup
+        )
+    return ref, got
+
+
+def test_branch_free_spike_rule_equals_spikes_module():
+    """hh_cpu's lane form of the spike rule equals spikes.is_spike + spike_count_update, at the
+    threshold, on ties, with NaN and at the de-duplication boundary (20 steps of 0.025 ms)."""
+    rng = np.random.default_rng(3)
+    n = 20000
+    vals = np.array([-10.0, -10.0 + 1e-12, -9.0, -5.0, 0.0, 0.0, 20.0, -20.0, np.nan])
+    c0, c1, c2 = (rng.choice(vals, n) for _ in range(3))
+    s = rng.integers(0, 5000, n)
+    last = np.where(rng.random(n) < 0.2, -1, s - rng.integers(1, 25, n))
+    count = rng.integers(0, 5, n)
+    ref, got = _spike_rules(c0, c1, c2, s, last, count, 0.025, 0.5)
+    np.testing.assert_array_equal(got, ref)
+    detected = ref[:, 0] == s  # ``last`` moves to ``s`` on a spike (it is never ``s`` before)
+    kept = ref[:, 1] - count
+    assert kept.sum() > 100 and (detected & (kept == 0)).sum() > 100  # counted and de-duplicated

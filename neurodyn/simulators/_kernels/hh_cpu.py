@@ -7,6 +7,20 @@ arrays; every per-step loop over the lanes is branch-free after inlining, so LLV
 the model arithmetic (with the polynomial ``fexp``). Trace output writes ``V`` per step;
 feature output accumulates the 7 eLife features (plus the 5th standardised moment) online, so
 nothing of length ``num_steps`` is stored.
+
+Noise: step ``k`` uses normal ``k & 3`` of :func:`~neurodyn.simulators._kernels.rng.normal_quad`
+at block ``k >> 2`` (the CUDA kernel draws the same stream). In float32 the block is computed
+in two lane loops, the Philox rounds (64-bit lanes) into ``uint32`` words, then Box-Muller in
+32-bit lanes (twice the SIMD width of one fused loop, whose vector width the 64-bit integers
+set); float64 keeps ``normal_pair`` per two steps (the same normals).
+
+Where the time goes (float32, 120 ms at dt 0.025 ms, one thread, thread CPU time per
+simulation-step on a 2-core AVX-512 VM; ``benchmarks/results/hh_noise_notes.md``): model step
+~3.8 ns; noise ~1.4 ns as one fused ``normal_pair`` loop, ~0.7 ns as above; trace output
+~0.9 ns as one strided store per step and lane, ~0.35 ns through a lane-major tile of
+:data:`_TILE` steps copied out in row segments; features ~1.2 ns, of which the spike rule took
+0.7 ns while written with ``and``/``or`` (branches and masked scatters in the lane loop) and
+~0.15 ns branch-free (:func:`_spike_lanes`).
 """
 
 from __future__ import annotations
@@ -18,14 +32,31 @@ from numba import njit
 
 from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
 from neurodyn.simulators._kernels.launch import LANES, run_block_ranges
+from neurodyn.simulators._kernels.mathfn import is_float32
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
-from neurodyn.simulators._kernels.rng import normal_pair
-from neurodyn.simulators._kernels.spikes import clip_at_threshold, is_spike, spike_count_update
+from neurodyn.simulators._kernels.rng import box_muller32, normal_pair, philox_words32
+from neurodyn.simulators._kernels.spikes import THRESHOLD_MV, clip_at_threshold
 
 __all__ = ["NUM_ONLINE_FEATURES", "finalize_features", "hh_cpu_kernel"]
 
 #: Columns of the online feature output: the 7 eLife features and the 5th standardised moment.
 NUM_ONLINE_FEATURES = 8
+#: Steps per trace tile (lane-major ``(LANES, _TILE)`` buffer, copied out in row segments).
+_TILE = 16
+
+
+@njit(inline="always", error_model="numpy")
+def _spike_lanes(c0, c1, c2, s, s_dt, last, count, dt, dedup):
+    """``spikes.is_spike`` + ``spikes.spike_count_update`` for one lane, branch-free.
+
+    The same comparisons and the same ``s * dt - last * dt`` (``s_dt`` is ``s * dt``), combined
+    with ``&``/``|`` instead of ``and``/``or``: the short-circuit forms compiled to branches and
+    masked scatters in the lane loop (0.7 vs 0.15 ns per simulation-step); results are equal
+    (``tests/simulators/test_kernels.py`` checks against ``spikes.py``).
+    """
+    spike = (c0 > THRESHOLD_MV) & (c1 >= c0) & (c2 < c1)
+    keep = spike & ((last < 0) | ((s_dt - last * dt) > dedup))
+    return (s if spike else last), count + (1 if keep else 0)
 
 
 @njit(inline="always", fastmath=True, error_model="numpy")
@@ -96,7 +127,10 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
     n = np.empty(L, dtype=theta.dtype)
     p = np.empty(L, dtype=theta.dtype)
     z = np.zeros(L, dtype=theta.dtype)
-    zs = np.zeros(L, dtype=theta.dtype)
+    zs = np.zeros((3, L), dtype=theta.dtype)  # the block's next normals (float64: zs[0])
+    words = np.empty((4, L), dtype=np.uint32)
+    tile = np.empty((L, _TILE), dtype=theta.dtype)
+    n_real = min(L, num - first)
     for j in range(L):
         v[j] = T(v0)
         m[j], h[j], n[j], p[j] = hh_steady_state(v[j], vt[j], tau_max[j])
@@ -111,12 +145,26 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
                 for j in range(L):
                     z[j] = noise[min(first + j, num - 1), k]
             elif use_rng:
-                if (k & 1) == 0:
+                if is_float32(dtT):  # normal k & 3 of normal_quad(seed, k >> 2), in two loops
+                    q = k & 3
+                    if q == 0:
+                        c = np.uint64(k >> 2)
+                        for j in range(L):
+                            words[0, j], words[1, j], words[2, j], words[3, j] = philox_words32(
+                                seed[j], c, np.uint64(0)
+                            )
+                        for j in range(L):
+                            z[j], zs[0, j] = box_muller32(words[0, j], words[1, j])
+                            zs[1, j], zs[2, j] = box_muller32(words[2, j], words[3, j])
+                    else:
+                        for j in range(L):
+                            z[j] = zs[q - 1, j]
+                elif (k & 1) == 0:  # float64: normal_quad's normals, one pair per two steps
                     for j in range(L):
-                        z[j], zs[j] = normal_pair(seed[j], np.uint64(k >> 1), np.uint64(0), dtT)
+                        z[j], zs[0, j] = normal_pair(seed[j], np.uint64(k >> 1), np.uint64(0), dtT)
                 else:
                     for j in range(L):
-                        z[j] = zs[j]
+                        z[j] = zs[0, j]
             ik = current[k]
             for j in range(L):
                 v[j], m[j], h[j], n[j], p[j] = hh_step(
@@ -136,8 +184,14 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
                     dtT,
                 )
         if want_trace:
-            for j in range(min(L, num - first)):
-                trace[first + j, i] = v[j]
+            t = i % _TILE
+            for j in range(L):
+                tile[j, t] = v[j]
+            if t == _TILE - 1 or i == n_steps - 1:
+                i0 = i - t
+                for j in range(n_real):
+                    for u in range(t + 1):
+                        trace[first + j, i0 + u] = tile[j, u]
         if want_feat:
             if i < rest_end:
                 for j in range(L):
@@ -165,16 +219,24 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
                     )
             s = i - 2
             if st0 <= s < st1:
+                s_dt = s * dt
                 for j in range(L):
-                    c2 = clip_at_threshold(float(v[j]))
-                    last[j], cnt[j] = spike_count_update(
-                        is_spike(acc[11, j], acc[10, j], c2), s, last[j], cnt[j], dt, dedup
+                    last[j], cnt[j] = _spike_lanes(
+                        acc[11, j],
+                        acc[10, j],
+                        clip_at_threshold(float(v[j])),
+                        s,
+                        s_dt,
+                        last[j],
+                        cnt[j],
+                        dt,
+                        dedup,
                     )
             for j in range(L):
                 acc[11, j] = acc[10, j]
                 acc[10, j] = clip_at_threshold(float(v[j]))
     if want_feat:
-        for j in range(min(L, num - first)):
+        for j in range(n_real):
             finalize_features(
                 cnt[j],
                 rest_end,

@@ -3,7 +3,8 @@
 Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals,
 the online moments and the spike rule are the scalar functions shared with the CPU kernel.
 Traces are written time-major ``(num_steps, num)`` so that a warp's stores are coalesced; the
-caller transposes on the device.
+caller transposes on the device. Noise: step ``k`` uses normal ``k & 3`` of
+``normal_quad(seed, k >> 2, 0, ...)``, the stream of the CPU kernel.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 from neurodyn.simulators._kernels._cuda import numba_cuda
 from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
-from neurodyn.simulators._kernels.rng import normal_pair
+from neurodyn.simulators._kernels.rng import normal_quad
 from neurodyn.simulators._kernels.spikes import clip_at_threshold, is_spike, spike_count_update
 
 cuda = numba_cuda()
@@ -56,7 +57,9 @@ def hh_cuda_kernel(
     v = T(v0)
     m, h, n, p = hh_steady_state(v, vt, tau_max)
     z = T(0.0)
-    zs = T(0.0)
+    z1 = T(0.0)  # the rest of the current block of four normals
+    z2 = T(0.0)
+    z3 = T(0.0)
     rest_sum = 0.0
     sd_shift = 0.0
     sd_1 = 0.0
@@ -77,10 +80,15 @@ def hh_cuda_kernel(
             if given_noise:
                 z = noise[r, k]
             elif use_rng:
-                if (k & 1) == 0:
-                    z, zs = normal_pair(seed, np.uint64(k >> 1), np.uint64(0), dtT)
+                q = k & 3
+                if q == 0:
+                    z, z1, z2, z3 = normal_quad(seed, np.uint64(k >> 2), np.uint64(0), dtT)
+                elif q == 1:
+                    z = z1
+                elif q == 2:
+                    z = z2
                 else:
-                    z = zs
+                    z = z3
             v, m, h, n, p = hh_step(
                 v, m, h, n, p, g_na, g_k, g_l, g_m, e_l, vt, tau_max, current[k] + sig * z, dtT
             )

@@ -3,7 +3,7 @@
 Every simulation owns a 64-bit seed. Its noise at time step ``k`` is a pure function of
 ``(seed, k)`` (Philox4x32-10, Salmon et al. 2011, then Box-Muller), so a simulation's result
 does not depend on the batch it runs in, on how a batch is split between threads or tasks, or
-on the device. Nothing is stored between steps except the second normal of a pair.
+on the device. Nothing is stored between steps except the unused normals of the last call.
 
 * :func:`derive_seeds` (host, NumPy): ``seed -> (num,)`` uint64 per-simulation seeds, a hash of
   ``(seed, start + i)``.
@@ -11,6 +11,13 @@ on the device. Nothing is stored between steps except the second normal of a pai
 * :func:`normal_pair` (kernel, scalar): two standard normals for
   ``(seed, counter, stream)`` in the precision of ``like`` (float32 uses 24 random bits per
   uniform, float64 uses 53).
+* :func:`normal_quad` (kernel, scalar): four standard normals for the block ``counter`` of
+  four: in float32 all four Philox words of ``counter`` (two Box-Muller pairs, one Philox call
+  per four normals), in float64 ``normal_pair`` at ``2 * counter`` and ``2 * counter + 1`` (the
+  float64 stream of ``normal_pair``, unchanged). Its float32 half is also available in two
+  pieces, :func:`philox_words32` and :func:`box_muller32`, so that a CPU lane loop can run the
+  Philox rounds (64-bit lanes) and the Box-Muller maths (32-bit lanes, twice the SIMD width) in
+  separate loops; ``box_muller32(*philox_words32(...)[:2])`` etc. equal ``normal_quad``.
 
 Example:
     >>> seeds = derive_seeds(1, 3)
@@ -30,7 +37,15 @@ from numba import njit
 from neurodyn._validation import check_positive, fail
 from neurodyn.simulators._kernels.mathfn import flog, fsincos, is_float32
 
-__all__ = ["derive_seeds", "normal_pair", "philox4x32", "resolve_seeds"]
+__all__ = [
+    "box_muller32",
+    "derive_seeds",
+    "normal_pair",
+    "normal_quad",
+    "philox4x32",
+    "philox_words32",
+    "resolve_seeds",
+]
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SH32 = np.uint64(32)
@@ -143,3 +158,60 @@ def normal_pair(seed, counter, stream, like):
     r = math.sqrt(-2.0 * flog(u0))
     s, c = fsincos(math.pi * (u1 - 0.5))
     return T(r * (c * c - s * s)), T(r * (2.0 * s * c))
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def philox_words32(seed, counter, stream):
+    """The Philox4x32-10 block of ``normal_pair(seed, counter, stream, ...)`` (same key and
+    counter layout) as four ``np.uint32`` words."""
+    x0, x1, x2, x3 = philox4x32(
+        counter & _MASK32,
+        counter >> _SH32,
+        stream & _MASK32,
+        np.uint64(0x6E647964),
+        seed & _MASK32,
+        seed >> _SH32,
+    )
+    return np.uint32(x0), np.uint32(x1), np.uint32(x2), np.uint32(x3)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def box_muller32(x0, x1):
+    """Two float32 standard normals from two ``np.uint32`` random words (their top 24 bits),
+    by the formula of ``normal_pair``'s float32 branch: ``normal_pair(s, c, t, float32)`` equals
+    ``box_muller32(*philox_words32(s, c, t)[:2])``."""
+    f = np.float32
+    u0 = f(f(x0 >> np.uint32(8)) + f(0.5)) * f(2.0**-24)
+    u1 = f(f(x1 >> np.uint32(8)) + f(0.5)) * f(2.0**-24)
+    r = math.sqrt(f(-2.0) * flog(u0))
+    s, c = fsincos(f(math.pi) * (u1 - f(0.5)))
+    return r * (c * c - s * s), r * (f(2.0) * s * c)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def normal_quad(seed, counter, stream, like):
+    """Four independent standard normals for block ``counter`` of ``(seed, stream)``.
+
+    A model that needs one normal per step ``k`` uses normal ``k & 3`` of
+    ``normal_quad(seed, k >> 2, stream, like)``.
+
+    * float32: the four words of one Philox call, ``box_muller32(x0, x1)`` then
+      ``box_muller32(x2, x3)``: half the Philox calls of ``normal_pair`` per normal (this is a
+      different float32 stream from ``normal_pair``'s).
+    * float64: ``normal_pair(seed, 2 * counter, ...)`` then ``normal_pair(seed, 2 * counter + 1,
+      ...)``, i.e. step ``k`` gets exactly the normal that the ``normal_pair`` scheme
+      (``normal_pair(seed, k >> 1, ...)``, first or second by ``k & 1``) gives it.
+
+    Returns:
+        ``(z0, z1, z2, z3)`` of the type of ``like``.
+    """
+    T = type(like)
+    if is_float32(like):
+        x0, x1, x2, x3 = philox_words32(seed, counter, stream)
+        a, b = box_muller32(x0, x1)
+        c, d = box_muller32(x2, x3)
+        return T(a), T(b), T(c), T(d)
+    c2 = counter << np.uint64(1)
+    a, b = normal_pair(seed, c2, stream, like)
+    c, d = normal_pair(seed, c2 | np.uint64(1), stream, like)
+    return T(a), T(b), T(c), T(d)
