@@ -356,7 +356,7 @@ def syn_step(s, v_pre, dtq):
     # 4 % valid rhythms instead of 74 % on posterior samples). So compare without dividing
     # and divide only by a denominator >= dtq: nothing here is ever inf or NaN.
     den = one - s_inf
-    rate = fdiv(dtq, max(den, dtq))
+    rate = fdiv(dtq, den if den > dtq else dtq)
     if dtq >= den:
         return s_inf
     return s + (s_inf - s) * rate
