@@ -8,7 +8,8 @@ One model definition serves both targets. The engine's pieces:
 ``rng``      ``derive_seeds(seed, num, start=0)`` (host) and the counter-based generator
              ``normal_pair(seed, counter, stream, like)`` (kernel): Philox4x32-10 + Box-Muller,
              a pure function of (per-simulation seed, counter, stream) -> batch, partition
-             and device invariant.
+             and device invariant; ``normal_quad`` gives four normals per counter (in float32
+             all four Philox words: the HH kernels use it).
 ``moments``  float64 online power sums ``moments_add`` and ``central_moments``.
 ``spikes``   the eLife spike rule, online (needs the next two samples only).
 ``launch``   ``LANES`` (SIMD lanes per CPU block), ``run_block_ranges`` (blocks over threads),
@@ -47,7 +48,12 @@ How to write a model with this engine (the pattern of ``hh_*``)
    time-major for coalescing. Use ``mathfn`` helpers, not NumPy ufuncs: ``np.floor`` etc.
    are not lowered for CUDA, even in a branch that is dead on the GPU.
 4. Noise: ``z0, z1 = normal_pair(seed, np.uint64(k >> 1), np.uint64(stream), like)`` at even
-   step ``k`` (use ``z1`` at ``k + 1``); one stream id per independent noise source.
+   step ``k`` (use ``z1`` at ``k + 1``; the pyloric kernels), or normal ``k & 3`` of
+   ``normal_quad(seed, np.uint64(k >> 2), np.uint64(stream), like)`` (the HH kernels: half the
+   Philox calls in float32); one stream id per independent noise source. Never let an
+   expression divide by a value that can round to 0 in float32, even in a branch that is
+   discarded: the lane-vectorised fastmath CPU code computes both branches and may let the
+   inf/NaN through (``pyloric_model.syn_step``).
 5. Features online: float64 accumulators (``moments_add`` with the window's first sample as
    shift), finalised with ``central_moments``.
 6. Host side: ``resolve_seeds(seed, num)`` for the ``seed`` argument; ``cache=True`` writes the
