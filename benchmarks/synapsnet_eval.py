@@ -432,22 +432,17 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     check_synapsnet_config(args)
-    if args.aggregate_seeds is not None:
-        out = args.out or args.aggregate_seeds / "seed_summary.json"
-        summary = aggregate_seeds(args.aggregate_seeds)
+    if args.aggregate_seeds is not None or args.aggregate is not None:
+        if args.aggregate_seeds is not None:
+            out = args.out or args.aggregate_seeds / "seed_summary.json"
+            summary, tables = aggregate_seeds(args.aggregate_seeds), format_seed_tables
+        else:
+            out = args.out or ROOT / "results" / "synapsnet_eval_50.json"
+            summary, tables = aggregate(args.aggregate), format_tables
         summary["git_commit"] = _git_commit()
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(summary, indent=1, default=_json_default))
-        print(format_seed_tables(summary))
-        log(f"wrote {out}")
-        return
-    if args.aggregate is not None:
-        out = args.out or ROOT / "results" / "synapsnet_eval_50.json"
-        summary = aggregate(args.aggregate)
-        summary["git_commit"] = _git_commit()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=1, default=_json_default))
-        print(format_tables(summary))
+        print(tables(summary))
         log(f"wrote {out}")
         return
     args.out = args.out or ROOT / "results" / "synapsnet_eval.json"
