@@ -260,12 +260,28 @@ def analyse(
         dd = feature_distance(pool_x[:, :NUM_TIMING].numpy(), xo[:NUM_TIMING], pop_sd[:NUM_TIMING])
         pool_d = dd.mean(1)
     pool_z = ((pool_theta.double() - z_mean) / z_sd).numpy()
+    # endpoints must keep their rhythm under new noise draws: the closest candidates are
+    # simulated with the orthogonal-path seeds and kept only when valid under every one (a
+    # pair whose start point failed with the path's seed made run 5's one-pair result 18/20)
+    pool_d = np.asarray(pool_d, dtype=np.float64).copy()
+    ok = np.flatnonzero(np.isfinite(pool_d))
+    cand = ok[np.argsort(pool_d[ok], kind="stable")[: max(2, cfg.num_candidates)]]
+    robust_seeds = seeds_for(cfg.seed, 96, num=cfg.num_ortho_seeds)
+    th = pool_theta[cand].float().cpu().repeat(len(robust_seeds), 1)
+    xr, _ = split_output(simulate(th, np.repeat(robust_seeds, cand.size)))
+    robust = is_valid(xr).numpy().reshape(len(robust_seeds), cand.size).all(0)
+    if robust.sum() >= 2:
+        fragile = cand[~robust]
+        pool_d[fragile] = np.nan
+        pool_d[np.setdiff1d(ok, cand)] = np.nan  # only the screened candidates
     i, j, zd = select_disparate_pair(pool_z, pool_d, num_candidates=cfg.num_candidates)
     a, b = pool_theta[i].double(), pool_theta[j].double()
     ratio = torch.maximum(a[:24], b[:24]) / torch.minimum(a[:24], b[:24]).clamp_min(1e-12)
     gap = (pool_x[i, :NUM_TIMING] - pool_x[j, :NUM_TIMING]).abs().numpy()
     num["pair"] = {
         "source": source,
+        "candidates_screened": int(cand.size),
+        "candidates_valid_under_all_seeds": int(robust.sum()),
         "indices": [i, j],
         "z_distance": zd,
         "distance_to_x_o_sd": [float(pool_d[i]), float(pool_d[j])],

@@ -41,7 +41,9 @@ Method (everything runs inside one wall-clock budget, ``budget_s``, split into p
 * **Analysis** of the final posterior at ``x_o``: posterior predictive check (``num_ppc``
   simulations: fraction valid = all 18 features finite, which for neurodyn's features means a
   triphasic rhythm; distances of the 15 timing features to ``x_o`` in units of the population
-  sd of the eLife code); two disparate parameter sets with activity close to ``x_o``; the
+  sd of the eLife code); two disparate parameter sets with activity close to ``x_o`` (among
+  the ``num_candidates`` closest, those valid under each of ``num_ortho_seeds`` new noise
+  seeds; ``benchmarks/pyloric_paths_pairs.py`` repeats the path analysis over many pairs); the
   high-probability path between them (:func:`~neurodyn.analysis.high_probability_path`, 80
   points) simulated at ``num_path_sims`` points; the orthogonal path from point 23
   (:func:`~neurodyn.analysis.orthogonal_path`, eLife length = path length / 27) simulated at

@@ -323,9 +323,10 @@ def test_resume_after_a_killed_round(shared_data, tmp_path, stand_in):
         cfg, out=tmp_path, simulate=sim, prior=prior, echo=msgs.append
     )
     assert any("round 1: resumed" in m for m in msgs)
-    # round 1 is not simulated again: 1 batch of round 2, then PPC, path and 3 orthogonal-path
-    # simulations (this posterior's over the seeds, eLife's, this posterior's from eLife's path)
-    assert sim.calls == 6
+    # round 1 is not simulated again: 1 batch of round 2, then PPC, the endpoint screen, path
+    # and 3 orthogonal-path simulations (this posterior's over the seeds, eLife's, this
+    # posterior's from eLife's path)
+    assert sim.calls == 7
     assert res.numbers["rounds"][0]["valid"] == first["valid"]
     assert res.numbers["rounds"][0]["epochs"] >= 1
 
@@ -345,6 +346,38 @@ def test_pair_falls_back_on_training_simulations(shared_data, tmp_path, stand_in
     assert res.numbers["ppc"]["fraction_valid"] == 0.0
     assert res.numbers["pair"]["source"].startswith("valid training simulations")
     assert res.numbers["path"]["num_simulated"] == 4
+
+
+def test_disparate_pair_endpoints_keep_their_rhythm_under_new_seeds(
+    shared_data, tmp_path, stand_in
+):
+    """Where z_26 > -1 the stand-in's rhythm survives only 1 in 3 noise draws (per-row seeds):
+    such a predictive sample can be valid once and still be a poor endpoint. The screen keeps
+    only candidates valid under every one of the new seeds; without it both endpoints would be
+    robust by chance only ~20 % of the time."""
+    xo, prior = stand_in
+
+    class Fragile(FakeSimulator):
+        def __call__(self, theta, seeds):
+            x = super().__call__(theta, seeds)
+            z26 = (theta[:, 26].double() - (self.lo[26] + self.hi[26]) / 2) / (
+                (self.hi[26] - self.lo[26]) / 12**0.5
+            )
+            lucky = torch.as_tensor(np.asarray(seeds) % 3 == 0)
+            x[(z26 > -1.0) & ~lucky] = float("nan")
+            return x
+
+    cfg = _tiny(shared_data, max_epochs=3, num_ppc=400, max_proposal_cost=1e12)
+    res = run_pyloric_posterior_study(
+        cfg, out=tmp_path, simulate=Fragile(xo, prior), prior=prior, echo=print
+    )
+    pair = res.numbers["pair"]
+    assert pair["candidates_valid_under_all_seeds"] < pair["candidates_screened"]
+    with np.load(tmp_path / "arrays.npz") as f:
+        ends = torch.as_tensor(f["pair_theta"])
+    lo, hi = prior.low.double(), prior.high.double()
+    z26 = (ends[:, 26] - (lo[26] + hi[26]) / 2) / ((hi[26] - lo[26]) / 12**0.5)
+    assert (z26 <= -1.0).all(), z26
 
 
 def test_missing_observation_file(tmp_path, stand_in):
