@@ -7,6 +7,7 @@ a restriction classifier for invalid simulations, and posteriors saved as safete
 
 from neurodyn.inference.config import EmbeddingConfig, NPEConfig, RestrictionConfig
 from neurodyn.inference.data import BatchSource, InMemorySource
+from neurodyn.inference.ensemble import EnsemblePosterior
 from neurodyn.inference.estimator import ConditionalDensity
 from neurodyn.inference.npe import NPE
 from neurodyn.inference.posterior import LeakageError, Posterior
@@ -19,6 +20,7 @@ __all__ = [
     "BatchSource",
     "ConditionalDensity",
     "EmbeddingConfig",
+    "EnsemblePosterior",
     "InMemorySource",
     "LeakageError",
     "NPEConfig",

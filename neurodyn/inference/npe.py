@@ -15,15 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from neurodyn._runtime import cpu_threads, resolve_device
-from neurodyn._validation import check_tensor, fail
+from neurodyn._validation import check_positive, check_tensor, fail
 from neurodyn.inference.config import NPEConfig
 from neurodyn.inference.data import BatchSource, InMemorySource
+from neurodyn.inference.ensemble import EnsemblePosterior
 from neurodyn.inference.estimator import ConditionalDensity
 from neurodyn.inference.posterior import Posterior
 from neurodyn.inference.priors_io import box_bounds, check_prior, prior_log_prob
@@ -46,6 +48,8 @@ class NPE:
         summary: :class:`~neurodyn.inference.training.TrainingSummary` of the last training.
         resolved_config: the settings of the last training with the automatic choices
             made (:meth:`NPEConfig.resolve`); saved with the posterior.
+        ensemble_summaries: training summaries of the members of the last
+            :meth:`train_ensemble` (an empty list before).
 
     Example:
         >>> from neurodyn.priors import BoxUniform
@@ -71,6 +75,7 @@ class NPE:
         self.num_invalid = 0
         self.summary: TrainingSummary | None = None
         self.resolved_config: NPEConfig | None = None
+        self.ensemble_summaries: list[TrainingSummary] = []
 
     def append_simulations(self, theta: Any, x: Any, proposal: Any = None) -> NPE:
         """Add simulations ``theta`` ``(N, num_params)``, ``x`` ``(N, *x_shape)``.
@@ -287,3 +292,54 @@ class NPE:
         """``train()`` then ``build_posterior()``."""
         self.train(show_progress=show_progress)
         return self.build_posterior()
+
+    def train_ensemble(
+        self,
+        num_members: int,
+        *,
+        weights: Any = None,
+        checkpoint_dir: Any = None,
+        show_progress: bool | None = None,
+        min_acceptance: float = 1e-3,
+    ) -> EnsemblePosterior:
+        """Train ``num_members`` estimators on the appended simulations; return their mixture.
+
+        Member ``k`` is a fresh NPE with this prior and ``config`` except ``seed =
+        config.seed + k`` (initial weights, minibatch order and the validation split differ),
+        trained on all appended rounds with their losses. Member 0 is the estimator
+        :meth:`train` would give. This NPE's own estimator is left as it was.
+
+        Args:
+            num_members: ensemble size ``K >= 1``.
+            weights: mixture weights ``(K,)``; ``None``: uniform.
+            checkpoint_dir: folder with one checkpoint subfolder ``member_<k>`` per member
+                (an interrupted ensemble resumes member by member).
+            show_progress: progress bars (``None``: automatic).
+            min_acceptance: passed to each member :class:`Posterior`.
+
+        Returns:
+            An :class:`~neurodyn.inference.EnsemblePosterior`; the members' training
+            summaries are in ``self.ensemble_summaries``.
+
+        Example:
+            >>> from neurodyn.priors import BoxUniform
+            >>> prior = BoxUniform([-2.0], [2.0])
+            >>> theta = prior.sample((300,)); x = theta + 0.1 * torch.randn(300, 1)
+            >>> npe = NPE(prior, NPEConfig(num_transforms=1, max_epochs=3))
+            >>> len(npe.append_simulations(theta, x).train_ensemble(2).members)
+            2
+        """
+        num_members = check_positive("num_members", num_members, integer=True)
+        self._source()  # fail early without simulations
+        members: list[Posterior] = []
+        summaries: list[TrainingSummary] = []
+        for k in range(num_members):
+            member = NPE(self.prior, replace(self.config, seed=self.config.seed + k))
+            member._rounds = list(self._rounds)
+            ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / f"member_{k}"
+            member.train(checkpoint_dir=ckpt, show_progress=show_progress)
+            members.append(member.build_posterior(min_acceptance=min_acceptance))
+            summaries.append(member.summary)
+            self.num_invalid = member.num_invalid
+        self.ensemble_summaries = summaries
+        return EnsemblePosterior(members, weights=weights)
