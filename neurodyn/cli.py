@@ -88,6 +88,9 @@ def train(
     max_epochs: int = typer.Option(1000, help="Upper bound on training epochs."),
     batch_size: int = typer.Option(256, help="Minibatch size."),
     device: str = typer.Option("auto", help="'auto', 'cpu' or 'cuda'."),
+    ensemble: int = typer.Option(
+        1, help="Train K estimators (seeds 0..K-1) and save their mixture (more robust)."
+    ),
 ) -> None:
     """Train NPE from a simulation store (streamed, so it may exceed memory); save the
     posterior (safetensors + JSON) into OUT."""
@@ -97,7 +100,7 @@ def train(
     config = NPEConfig(
         estimator=estimator, max_epochs=max_epochs, batch_size=batch_size, device=device
     )
-    train_from_store(store, out, group=group, config=config)
+    train_from_store(store, out, group=group, config=config, ensemble=ensemble)
     typer.echo(f"posterior: {out}")
 
 
@@ -189,7 +192,9 @@ def study(
 
 @app.command()
 def infer(
-    posterior: Path = typer.Argument(..., help="Folder written by Posterior.save."),
+    posterior: Path = typer.Argument(
+        ..., help="Folder written by Posterior.save (or EnsemblePosterior.save)."
+    ),
     x_o: str = typer.Option(
         ...,
         "--x-o",

@@ -64,6 +64,7 @@ def train_from_store(
     shuffle_buffer: int = 100_000,
     checkpoint_dir: str | Path | None = None,
     show_progress: bool | None = None,
+    ensemble: int = 1,
 ) -> Any:
     """Train NPE on a simulation store (streamed; the store may exceed memory).
 
@@ -77,30 +78,46 @@ def train_from_store(
         shuffle_buffer: rows in the shuffle buffer of the :class:`ZarrSource`.
         checkpoint_dir: per-epoch checkpoints (training resumes from them).
         show_progress: progress bar (``None``: automatic).
+        ensemble: number of estimators ``K``; ``K > 1`` trains member ``k`` with
+            ``config.seed + k`` (initialisation, batch order and validation split) and returns
+            their :class:`~neurodyn.inference.EnsemblePosterior` (saved as one folder per member
+            plus ``ensemble.json``; checkpoints in ``checkpoint_dir/member_<k>``, so an
+            interrupted ensemble resumes member by member).
 
     Returns:
-        The trained :class:`~neurodyn.inference.Posterior`.
+        The trained :class:`~neurodyn.inference.Posterior` (or ``EnsemblePosterior``).
     """
-    from neurodyn.inference import NPE, NPEConfig
+    from neurodyn.inference import NPE, EnsemblePosterior, NPEConfig
 
+    ensemble = check_positive("ensemble", ensemble, integer=True)
     first = group if group is None or isinstance(group, str) else group[0]
     if prior is None:
         prior = prior_from_store(store, first)
     config = config if config is not None else NPEConfig()
-    source = ZarrSource(
-        store,
-        group,
-        validation_fraction=config.validation_fraction,
-        shuffle_buffer=shuffle_buffer,
-        split_seed=config.seed,
-    )
-    npe = NPE(prior, config)
-    npe.train(source=source, checkpoint_dir=checkpoint_dir, show_progress=show_progress)
-    posterior = npe.build_posterior()
+    members, records = [], []
+    for k in range(ensemble):
+        cfg = dataclasses.replace(config, seed=config.seed + k)
+        source = ZarrSource(
+            store,
+            group,
+            validation_fraction=cfg.validation_fraction,
+            shuffle_buffer=shuffle_buffer,
+            split_seed=cfg.seed,
+        )
+        ckpt = checkpoint_dir
+        if ckpt is not None and ensemble > 1:
+            ckpt = Path(ckpt) / f"member_{k}"
+        npe = NPE(prior, cfg)
+        npe.train(source=source, checkpoint_dir=ckpt, show_progress=show_progress)
+        members.append(npe.build_posterior())
+        summary = npe.summary
+        records.append(
+            dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else str(summary)
+        )
+    posterior = members[0] if ensemble == 1 else EnsemblePosterior(members)
     if out is not None:
         out = Path(out)
         posterior.save(out)
-        summary = npe.summary
         info = {
             "store": str(store),
             "group": group,
@@ -108,9 +125,8 @@ def train_from_store(
             "num_train": source.num_train,
             "num_val": source.num_val,
             "num_invalid": source.num_invalid,
-            "summary": dataclasses.asdict(summary)
-            if dataclasses.is_dataclass(summary)
-            else str(summary),
+            "summary": records[0] if ensemble == 1 else records,
+            "ensemble": ensemble,
         }
         (out / "training.json").write_text(json.dumps(info, indent=1, default=str))
     return posterior

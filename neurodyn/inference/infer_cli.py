@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from neurodyn._validation import check_positive, fail
+from neurodyn.inference.ensemble import EnsemblePosterior
 from neurodyn.inference.posterior import Posterior
 
 __all__ = ["parse_observation", "run_infer"]
@@ -44,7 +45,7 @@ def parse_observation(text: str) -> np.ndarray:
 def run_infer(
     posterior_dir: Path, x_o: str, *, num_samples: int, out: Path, seed: int, device: str
 ) -> tuple[Path, float]:
-    """Load a posterior, draw ``num_samples`` for ``x_o`` and write them to ``out``.
+    """Load a posterior (or an ensemble), draw ``num_samples`` for ``x_o``, write them to ``out``.
 
     ``out`` ending in ``.csv`` gets a header of parameter names; otherwise ``.npy``.
 
@@ -52,8 +53,15 @@ def run_infer(
         ``(path written, acceptance rate)``.
     """
     num_samples = check_positive("num_samples", num_samples, integer=True)
-    post = Posterior.load(posterior_dir, device=device)
-    x = torch.as_tensor(parse_observation(x_o), dtype=torch.float32).reshape(post.x_shape)
+    if (Path(posterior_dir) / "ensemble.json").is_file():
+        post = EnsemblePosterior.load(posterior_dir, device=device)
+    else:
+        post = Posterior.load(posterior_dir, device=device)
+    x_obs = torch.as_tensor(parse_observation(x_o), dtype=torch.float32)
+    shape = post.x_shape or (-1,)
+    if x_obs.numel() != int(np.prod(shape)) and -1 not in shape:
+        fail("x_o", f"{int(np.prod(shape))} numbers (the posterior's features)", x_obs.numel())
+    x = x_obs.reshape(shape)
     torch.manual_seed(seed)
     samples = post.sample((num_samples,), x=x).cpu().numpy()
     out = Path(out)

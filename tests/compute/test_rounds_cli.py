@@ -157,3 +157,52 @@ def test_cli_simulate_hh_and_resume(tmp_path):
     assert "1 simulated now, 3 already done" in again.stdout
     data = read_store(store)
     assert data["theta"].shape[0] == 400 and data["status/done"].all()
+
+
+def test_train_from_store_ensemble_then_cli_infer(store, tmp_path):
+    """``ensemble=2``: two members with seeds 0 and 1, saved as one folder; infer reads it."""
+    from neurodyn.cli import app
+    from neurodyn.inference import EnsemblePosterior
+
+    out = tmp_path / "ens"
+    ens = train_from_store(
+        store,
+        out,
+        config=_config(max_epochs=4),
+        show_progress=False,
+        ensemble=2,
+        checkpoint_dir=tmp_path / "ck",
+    )
+    assert isinstance(ens, EnsemblePosterior) and ens.num_members == 2
+    assert (tmp_path / "ck" / "member_1").is_dir()
+    info = json.loads((out / "training.json").read_text())
+    assert info["ensemble"] == 2 and len(info["summary"]) == 2
+    loaded = EnsemblePosterior.load(out)
+    theta = torch.tensor([[0.1, 0.4], [0.3, 0.2]])
+    x_o = torch.tensor([0.1, 0.4])
+    torch.testing.assert_close(loaded.log_prob(theta, x=x_o), ens.log_prob(theta, x=x_o))
+    # the members differ (seed 1 is not seed 0)
+    a, b = (m.log_prob(theta, x=x_o) for m in ens.members)
+    assert not torch.allclose(a, b)
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["infer", str(out), "--x-o", "0.1,0.4", "-n", "20", "--out", str(tmp_path / "s.npy")]
+    )
+    assert res.exit_code == 0, res.output
+    assert np.load(tmp_path / "s.npy").shape == (20, 2)
+    res = runner.invoke(app, ["infer", str(out), "--x-o", "0.1,0.4,0.5", "-n", "5"])
+    assert res.exit_code != 0 and "x_o" in str(res.exception)
+
+
+def test_cli_train_ensemble(store, tmp_path):
+    from neurodyn.cli import app
+
+    out = tmp_path / "cli_ens"
+    args = ["train", "--store", str(store), "--out", str(out), "--estimator", "mdn"]
+    res = CliRunner().invoke(app, [*args, "--max-epochs", "2", "--ensemble", "2"])
+    assert res.exit_code == 0, res.output
+    assert (out / "ensemble.json").is_file() and (
+        out / "member_1" / "weights.safetensors"
+    ).is_file()
+    res = CliRunner().invoke(app, [*args, "--max-epochs", "2", "--ensemble", "0"])
+    assert res.exit_code != 0 and "ensemble" in str(res.exception)
