@@ -19,6 +19,7 @@ from neurodyn.inference.embedding import build_embedding
 __all__ = ["ConditionalDensity", "build_flow"]
 
 _MIN_STD = 1e-8
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 _EPS_UNIT = 1e-6  # logit transform: unit-interval values are clamped to [eps, 1 - eps]
 
 
@@ -35,6 +36,7 @@ def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
     """
     config = config.resolve(None, num_params)
     hidden = (config.hidden_features, config.hidden_features)
+    act = _ACTIVATIONS[config.activation]
     if config.estimator == "nsf":
         return zuko.flows.NSF(
             num_params,
@@ -42,13 +44,22 @@ def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
             bins=config.num_bins,
             transforms=config.num_transforms,
             hidden_features=hidden,
+            activation=act,
         )
     if config.estimator == "maf":
         return zuko.flows.MAF(
-            num_params, context, transforms=config.num_transforms, hidden_features=hidden
+            num_params,
+            context,
+            transforms=config.num_transforms,
+            hidden_features=hidden,
+            activation=act,
         )
     return zuko.flows.GMM(
-        num_params, context, components=config.num_components, hidden_features=hidden
+        num_params,
+        context,
+        components=config.num_components,
+        hidden_features=hidden,
+        activation=act,
     )
 
 

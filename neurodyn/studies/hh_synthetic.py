@@ -276,6 +276,7 @@ def run_hh_synthetic(
         say(f"training posterior {k + 1}/{len(config.feature_sets)} ({label})")
         npe_cfg = NPEConfig(
             estimator=config.estimator,
+            activation="relu",  # the setting the study was measured with
             hidden_features=config.hidden_features,
             num_transforms=config.num_transforms,
             batch_size=config.batch_size,

@@ -556,6 +556,7 @@ def run_pyloric_posterior_study(
     xo_t = torch.as_tensor(xo, dtype=torch.float32)
     base = NPEConfig(
         estimator=cfg.estimator,
+        activation="relu",  # the setting the study was measured with
         hidden_features=cfg.hidden_features,
         num_transforms=cfg.num_transforms,
         theta_transform="logit",
