@@ -231,6 +231,7 @@ def run_hh_allen(
         npe_cfg = NPEConfig(
             estimator=config.estimator,
             num_components=config.num_components,
+            activation="relu",  # the setting the study was measured with
             hidden_features=config.hidden_features,
             max_epochs=config.max_epochs,
             batch_size=config.batch_size,
