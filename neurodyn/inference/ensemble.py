@@ -28,7 +28,7 @@ from torch import Tensor
 import neurodyn
 from neurodyn._runtime import resolve_device
 from neurodyn._validation import check_tensor, fail
-from neurodyn.inference.posterior import Posterior, _bounds
+from neurodyn.inference.posterior import Posterior, _bounds, read_saved_meta
 from neurodyn.inference.priors_io import box_bounds, check_prior, prior_to_dict
 
 __all__ = ["ENSEMBLE_FORMAT", "EnsemblePosterior"]
@@ -507,18 +507,13 @@ class EnsemblePosterior:
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> EnsemblePosterior:
         """Load an ensemble written by :meth:`save`."""
         path = Path(path)
-        meta_file = path / "ensemble.json"
-        if not meta_file.is_file():
-            fail(
-                "path",
-                "a folder written by EnsemblePosterior.save (with ensemble.json)",
-                str(path),
-                "Check the path (a single posterior loads with Posterior.load).",
-                exc=FileNotFoundError,
-            )
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format") != ENSEMBLE_FORMAT:
-            fail("path", f"an ensemble in format {ENSEMBLE_FORMAT!r}", meta.get("format"))
+        meta = read_saved_meta(
+            path,
+            "ensemble.json",
+            ENSEMBLE_FORMAT,
+            "EnsemblePosterior.save",
+            "Check the path (a single posterior loads with Posterior.load).",
+        )
         dev = resolve_device(device)
         members = [Posterior.load(path / name, device=dev) for name in meta["members"]]
         for m in members[1:]:

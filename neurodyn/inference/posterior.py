@@ -42,6 +42,27 @@ class LeakageError(RuntimeError):
     """Almost all posterior mass lies outside the prior support."""
 
 
+def read_saved_meta(path: Path, name: str, fmt: str, writer: str, hint: str) -> dict[str, Any]:
+    """The JSON file ``path / name`` of a saved folder, checked to exist and to be ``fmt``.
+
+    Raises ``FileNotFoundError`` (naming ``writer``, e.g. ``"Posterior.save"``, and ``hint``)
+    when the file is missing, and ``ValueError`` when its ``format`` is not ``fmt``.
+    """
+    meta_file = path / name
+    if not meta_file.is_file():
+        fail(
+            "path",
+            f"a folder written by {writer} (with {name})",
+            str(path),
+            hint,
+            exc=FileNotFoundError,
+        )
+    meta = json.loads(meta_file.read_text())
+    if meta.get("format") != fmt:
+        fail("path", f"a file in format {fmt!r}", meta.get("format"))
+    return meta
+
+
 class Posterior:
     """Amortised posterior ``q(theta | x)`` restricted to the prior support.
 
@@ -374,18 +395,7 @@ class Posterior:
     def load(cls, path: str | Path, *, device: str | torch.device = "cpu") -> Posterior:
         """Load a posterior written by :meth:`save`."""
         path = Path(path)
-        meta_file = path / "posterior.json"
-        if not meta_file.is_file():
-            fail(
-                "path",
-                "a folder written by Posterior.save (with posterior.json)",
-                str(path),
-                "Check the path.",
-                exc=FileNotFoundError,
-            )
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format") != FORMAT:
-            fail("path", f"a posterior in format {FORMAT!r}", meta.get("format"))
+        meta = read_saved_meta(path, "posterior.json", FORMAT, "Posterior.save", "Check the path.")
         dev = resolve_device(device)
         config = config_from_dict(meta["config"])
         est = ConditionalDensity(config, int(meta["num_params"]), tuple(meta["x_shape"]))

@@ -126,6 +126,14 @@ def test_save_load_roundtrip(trained, tmp_path):
     torch.testing.assert_close(back.weights, ens.weights)
     with pytest.raises(FileNotFoundError, match=r"ensemble\.json"):
         EnsemblePosterior.load(tmp_path)
+    meta_file = path / "ensemble.json"
+    meta_file.write_text(meta_file.read_text().replace("neurodyn.ensemble/1", "other/9"))
+    with pytest.raises(ValueError, match="format"):
+        EnsemblePosterior.load(path)
+    member = path / "member_0" / "posterior.json"
+    member.write_text(member.read_text().replace('"format": "', '"format": "x'))
+    with pytest.raises(ValueError, match="format"):
+        type(ens.members[0]).load(path / "member_0")
 
 
 def test_bad_input(trained):
