@@ -18,6 +18,7 @@ import torch
 from neurodyn._validation import check_choice, check_positive, check_tensor, fail
 from neurodyn.features.hh import HH_FEATURE_SETS, hh_feature_names, hh_summary
 from neurodyn.priors import BoxUniform
+from neurodyn.simulators._buffers import TRACE_POOL
 from neurodyn.simulators._kernels._cuda import cuda_simulator_enabled
 from neurodyn.simulators._kernels.launch import cuda_launch_config, kernel_device
 from neurodyn.simulators._kernels.rng import resolve_seeds
@@ -265,7 +266,8 @@ class HodgkinHuxley:
         )
         current = self.current.astype(npd)
         feats = np.full((num, 8), np.nan) if want_feat else np.zeros((0, 8))
-        trace = np.zeros((0, 0), npd) if want_feat else np.empty((num, self.num_steps), npd)
+        # every element is written by the kernel: a reused buffer needs no initialisation
+        trace = np.zeros((0, 0), npd) if want_feat else TRACE_POOL.empty((num, self.num_steps), npd)
         if num:
             if self._cudasim:
                 self._launch_cudasim(theta_np, seeds, current, noise_np, feats, trace, args)
