@@ -263,10 +263,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for (post, record), k in zip(members, seeds, strict=True):
             numbers = {**record, **_sbc_numbers(post, pairs, args)}
             torch.manual_seed(k)
-            s = post.sample((20_000,), x=pairs["x_o"])
-            lp_s = post.log_prob(s, x=pairs["x_o"], normalize=False)
-            lp_t = post.log_prob(pairs["true"][None], x=pairs["x_o"], normalize=False)
-            numbers["true_theta_hpd_level_xo"] = float((lp_s > lp_t).float().mean())
+            numbers["true_theta_hpd_level_xo"] = _hpd_level(
+                post, pairs["x_o"], pairs["true"], 20_000, {"normalize": False}
+            )
             member_numbers.append(numbers)
         ens = EnsemblePosterior([m[0] for m in members])
         entry = {**common, **_evaluate(ens, pairs, args, args.seed)}

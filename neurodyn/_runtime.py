@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 
@@ -101,3 +102,19 @@ def progress(
         for item in iterable:
             yield item
             bar.advance(task)
+
+
+def accepts_keyword(fn: Any, name: str, *, unknown: bool) -> bool:
+    """Does callable ``fn`` take the keyword argument ``name`` (or ``**kwargs``)?
+
+    ``unknown`` is returned when the signature cannot be read (builtins, some C extensions).
+
+    Example:
+        >>> accepts_keyword(lambda x, *, seed=0: x, "seed", unknown=False)
+        True
+    """
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return unknown
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())

@@ -8,11 +8,11 @@ neurodyn ``Posterior``, an ``sbi`` posterior, or a plain :mod:`torch.distributio
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 
+from neurodyn._runtime import accepts_keyword
 from neurodyn._validation import check_choice, check_positive, check_tensor, fail
 
 __all__ = ["ZDensity", "prior_box", "prior_moments"]
@@ -77,14 +77,6 @@ def prior_box(prior: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
             return None
     low, high = torch.as_tensor(low).reshape(-1), torch.as_tensor(high).reshape(-1)
     return low, high
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return True
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _num_features(posterior: Any) -> int | None:
@@ -178,13 +170,15 @@ class ZDensity:
         else:
             lo, hi = (b.to(self.device, self.dtype).expand(self.dim) for b in box)
             self.low_z, self.high_z = (lo - self.mean) / self.sd, (hi - self.mean) / self.sd
-        self._takes_x = _accepts(posterior.log_prob, "x")
-        self._takes_track = _accepts(posterior.log_prob, "track_gradients")
+        self._takes_x = accepts_keyword(posterior.log_prob, "x", unknown=True)
+        self._takes_track = accepts_keyword(posterior.log_prob, "track_gradients", unknown=True)
         self.x_o = self._check_x_o(x_o)
         # sbi posteriors re-estimate their leakage normalisation (thousands of samples) on
         # every log_prob call at a non-default x: estimate it once and add it as a constant
         self._norm_offset: float | None = None
-        self._takes_norm = self.x_o is not None and _accepts(posterior.log_prob, "norm_posterior")
+        self._takes_norm = self.x_o is not None and accepts_keyword(
+            posterior.log_prob, "norm_posterior", unknown=True
+        )
         self._autograd_ok: bool | None = None if gradient == "auto" else gradient == "autograd"
 
     # ----------------------------------------------------------------------------- inputs

@@ -15,7 +15,6 @@ Train one with :meth:`neurodyn.inference.NPE.train_ensemble`.
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Sequence
@@ -26,7 +25,7 @@ import torch
 from torch import Tensor
 
 import neurodyn
-from neurodyn._runtime import resolve_device
+from neurodyn._runtime import accepts_keyword, resolve_device
 from neurodyn._validation import check_tensor, fail
 from neurodyn.inference.posterior import Posterior, _bounds, read_saved_meta
 from neurodyn.inference.priors_io import box_bounds, check_prior, prior_to_dict
@@ -34,15 +33,6 @@ from neurodyn.inference.priors_io import box_bounds, check_prior, prior_to_dict
 __all__ = ["ENSEMBLE_FORMAT", "EnsemblePosterior"]
 
 ENSEMBLE_FORMAT = "neurodyn.ensemble/1"
-
-
-def _takes(fn: Any, name: str) -> bool:
-    """Does ``fn`` accept the keyword ``name``?"""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 def _same_prior(a: Any, b: Any) -> bool:
@@ -357,7 +347,7 @@ class EnsemblePosterior:
     def _member_kwargs(self, member: Any, normalize: bool) -> dict[str, bool]:
         if normalize:
             return {}
-        if not _takes(member.log_prob, "normalize"):
+        if not accepts_keyword(member.log_prob, "normalize", unknown=False):
             fail(
                 "normalize",
                 "True for members whose log_prob has no normalize option",
