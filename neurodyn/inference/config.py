@@ -47,7 +47,12 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
 
     * ``num_simulations >= 5000`` (or unknown) and ``num_params <= 5``: ``"nsf"`` with 3
       transforms, batch 2048, learning rate 2e-3;
-    * otherwise: ``"maf"`` with 5 transforms, batch 512, learning rate 1e-3.
+    * otherwise: ``"maf"`` with 5 transforms, learning rate 1e-3, batch 512, or 256 below
+      5000 pairs. Below 5000 pairs, batch 256 trained 1.4-2.1x faster than 512 on all five
+      sbibm tasks at 10^3 (3 seeds, 10 observations each; session 8) at the same C2ST
+      (differences -0.011 to +0.002, mean -0.002): four steps per epoch instead of two reach
+      the minimum in fewer epochs, and a 256-pair MAF step costs ~75 % of a 512-pair one.
+      Batch 128 was slower than 256 on every task.
 
     Args:
         num_simulations: number of training pairs, or ``None`` when unknown.
@@ -63,7 +68,8 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
     large = num_simulations is None or num_simulations >= AUTO_LARGE_FROM
     if large and num_params <= AUTO_NSF_MAX_PARAMS:
         return {"estimator": "nsf", "num_transforms": 3, "batch_size": 2048, "learning_rate": 2e-3}
-    return {"estimator": "maf", "num_transforms": 5, "batch_size": 512, "learning_rate": 1e-3}
+    batch = 512 if large else 256
+    return {"estimator": "maf", "num_transforms": 5, "batch_size": batch, "learning_rate": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ class NPEConfig:
             entries, for raw traces) or ``"none"``.
         embedding: the embedding net for ``x``.
         batch_size: minibatch size (``None``: automatic, 2048 with the automatic NSF, else
-            512).
+            512, or 256 below 5000 training pairs).
         learning_rate: Adam learning rate (``None``: automatic, 2e-3 with batch 2048, else
             1e-3).
         max_epochs: upper bound on training epochs.

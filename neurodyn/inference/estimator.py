@@ -8,18 +8,85 @@ includes the Jacobian of the ``theta`` standardisation.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import zuko
 from torch import Tensor, nn
+from zuko.transforms import MonotonicRQSTransform, Transform
 
 from neurodyn.inference.config import NPEConfig
 from neurodyn.inference.embedding import build_embedding
 
-__all__ = ["ConditionalDensity", "build_flow"]
+__all__ = ["ConditionalDensity", "RQSTransform", "Tanh", "build_flow"]
 
 _MIN_STD = 1e-8
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
+
+
+class Tanh(nn.Tanh):
+    """``tanh(x)`` computed as ``2 sigmoid(2x) - 1`` (the same function; |difference| below
+    2e-7 in float32, 4e-16 in float64).
+
+    torch's CPU ``tanh`` kernel is slow: measured on one thread (AVX-512, a ``(512, 50)``
+    float32 activation) 54 us forward against 16 us for this form, 75 vs 61 us forward plus
+    backward. A 5-transform MAF evaluates ten of them per forward pass.
+
+    Example:
+        >>> x = torch.linspace(-20, 20, 101, dtype=torch.float64)
+        >>> bool((Tanh()(x) - torch.tanh(x)).abs().max() < 1e-15)
+        True
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(x * 2).mul(2).sub(1)
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": Tanh, "elu": nn.ELU}
+
+
+def _softmax_small(v: Tensor) -> Tensor:
+    """Softmax over the (short) last axis as ``exp / sum``, for inputs bounded by a soft
+    clamp (no max subtraction needed). torch's CPU softmax is slow over an 8-wide last axis:
+    a ``(2048, 5, 8)`` float32 tensor took 1.0 ms forward (1.4 ms with backward) on one
+    thread, this 0.12 ms (0.37 ms)."""
+    e = v.exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+class RQSTransform(MonotonicRQSTransform):
+    """zuko's monotonic rational-quadratic spline with a faster bin normalisation.
+
+    The same transformation as :class:`zuko.transforms.MonotonicRQSTransform` (same
+    parameters, same soft clamps, same knots), except that the softmax of the bin widths and
+    heights is computed by :func:`_softmax_small`: the soft clamp bounds the unconstrained
+    widths by ``log(1/slope) / 2`` (3.45 for the default slope), so ``exp`` cannot overflow.
+    With it an NSF training step (5 parameters, 3 transforms, batch 2048, one CPU thread)
+    takes about a quarter less time. Weights are interchangeable with zuko's ``NSF``.
+    """
+
+    def __init__(
+        self,
+        widths: Tensor,
+        heights: Tensor,
+        derivatives: Tensor,
+        bound: float = 5.0,
+        slope: float = 1e-3,
+        **kwargs,
+    ) -> None:
+        Transform.__init__(self, **kwargs)
+        lim = -math.log(slope)  # soft-clamp bound of the log-derivatives (2x for w, h)
+        widths = widths / (1 + abs(widths) * (2 / lim))
+        heights = heights / (1 + abs(heights) * (2 / lim))
+        derivatives = derivatives / (1 + abs(derivatives) * (1 / lim))
+        zero = widths.new_zeros((*widths.shape[:-1], 1))
+        widths = torch.cat((zero, _softmax_small(widths)), dim=-1)
+        heights = torch.cat((zero, _softmax_small(heights)), dim=-1)
+        self.horizontal = bound * (2 * torch.cumsum(widths, dim=-1) - 1)
+        self.vertical = bound * (2 * torch.cumsum(heights, dim=-1) - 1)
+        one = zero + 1  # slope 1 at both ends of the spline
+        self.derivatives = torch.cat((one, derivatives.exp(), one), dim=-1)
+
+
 _EPS_UNIT = 1e-6  # logit transform: unit-interval values are clamped to [eps, 1 - eps]
 
 
@@ -38,13 +105,17 @@ def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
     hidden = (config.hidden_features, config.hidden_features)
     act = _ACTIVATIONS[config.activation]
     if config.estimator == "nsf":
-        return zuko.flows.NSF(
+        # zuko's NSF is this MAF with its spline transform; RQSTransform is the same spline
+        # with a faster softmax (same module tree and weights)
+        bins = config.num_bins
+        return zuko.flows.MAF(
             num_params,
             context,
-            bins=config.num_bins,
             transforms=config.num_transforms,
             hidden_features=hidden,
             activation=act,
+            univariate=partial(RQSTransform, slope=1e-3),
+            shapes=[(bins,), (bins,), (bins - 1,)],
         )
     if config.estimator == "maf":
         return zuko.flows.MAF(

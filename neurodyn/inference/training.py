@@ -74,6 +74,24 @@ def _adam(params: list[Tensor], learning_rate: float, device: torch.device) -> t
     return torch.optim.Adam(params, lr=learning_rate)
 
 
+def _mode_setter(model: nn.Module) -> Callable[[bool], None]:
+    """``set_mode(training)``: ``model.train(training)``, without its recursion when allowed.
+
+    ``nn.Module.train`` walks the module tree on every call (0.3 ms for a 5-transform MAF,
+    twice per epoch: ~5 % of a 10^3-simulation training). When no module overrides ``train``,
+    setting the flags of a precomputed module list is equivalent.
+    """
+    mods = list(model.modules())
+    if any(type(m).train is not nn.Module.train for m in mods):
+        return model.train
+
+    def set_mode(training: bool) -> None:
+        for m in mods:
+            m.training = training
+
+    return set_mode
+
+
 def _val_loss(
     loss_fn: LossFn,
     source: BatchSource,
@@ -209,7 +227,10 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _adam(params, learning_rate, device)
     summary = TrainingSummary()
-    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    # the state-dict tensors share memory with the parameters and buffers (updated in place),
+    # so the best weights are kept by copying into preallocated tensors
+    live = model.state_dict()
+    best = {k: v.detach().clone() for k, v in live.items()}
     bad = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if ckpt is not None:
@@ -222,6 +243,7 @@ def fit(
     summary.stopped_by_time = False
     longest = 0.0  # longest epoch of this call (s), for the time limit
     epochs = range(summary.epochs, max_epochs)
+    set_mode = _mode_setter(model)
     if show_progress is None:  # automatic: only on a terminal (and NEURODYN_PROGRESS != 0)
         disable = None if sys.stderr.isatty() else True
     else:
@@ -236,7 +258,7 @@ def fit(
                 summary.stopped_by_time = True
                 break
         t_epoch = time.perf_counter()
-        model.train()
+        set_mode(True)
         total = torch.zeros((), device=device, dtype=torch.float64)
         count = 0
         for theta, x in source.train_batches(batch_size, gen, device):
@@ -249,7 +271,7 @@ def fit(
             total += loss.detach().double() * theta.shape[0]
             count += theta.shape[0]
             summary.num_steps += 1
-        model.eval()
+        set_mode(False)
         with torch.no_grad():
             train_loss = float(total) / max(count, 1)
             val = _val_loss(loss_fn, source, batch_size, device, gen) if has_val else train_loss
@@ -266,7 +288,9 @@ def fit(
         summary.val_losses.append(val)
         if val < summary.best_val_loss:
             summary.best_val_loss, summary.best_epoch, bad = val, epoch + 1, 0
-            best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            with torch.no_grad():
+                for k, v in live.items():
+                    best[k].copy_(v)
         else:
             bad += 1
             if lr_decay is not None and bad % lr_patience == 0:

@@ -1,0 +1,77 @@
+"""The faster tanh, spline transform and training-mode switch equal what they replace."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import zuko
+from torch import nn
+from zuko.transforms import MonotonicRQSTransform
+
+from neurodyn.inference import NPEConfig
+from neurodyn.inference.estimator import RQSTransform, Tanh, build_flow
+from neurodyn.inference.training import _mode_setter
+
+
+def test_tanh_equals_torch_tanh_and_its_gradient():
+    x = torch.linspace(-30, 30, 2001, dtype=torch.float64, requires_grad=True)
+    y = Tanh()(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    ref = torch.tanh(x.detach())
+    assert torch.allclose(y.detach(), ref, atol=1e-15, rtol=0)
+    assert torch.allclose(g, 1 - ref**2, atol=1e-15, rtol=0)
+    x32 = x.detach().float()
+    assert (Tanh()(x32).double() - ref).abs().max() < 3e-7
+    assert torch.isfinite(Tanh()(torch.tensor([-1e30, 1e30]))).all()
+
+
+@pytest.mark.parametrize("scale", [0.5, 3.0, 30.0])  # the soft clamp is active at 30
+def test_rqs_transform_equals_zuko(scale):
+    g = torch.Generator().manual_seed(1)
+    shape = (64, 3)
+    w, h = (scale * torch.randn(*shape, 8, generator=g, dtype=torch.float64) for _ in range(2))
+    d = scale * torch.randn(*shape, 7, generator=g, dtype=torch.float64)
+    x = 4 * torch.randn(*shape, generator=g, dtype=torch.float64)  # some outside [-5, 5]
+    ref, new = MonotonicRQSTransform(w, h, d), RQSTransform(w, h, d)
+    for name in ("horizontal", "vertical", "derivatives"):
+        assert torch.allclose(getattr(new, name), getattr(ref, name), rtol=1e-12, atol=1e-12)
+    y_ref, l_ref = ref.call_and_ladj(x)
+    y_new, l_new = new.call_and_ladj(x)
+    assert torch.allclose(y_new, y_ref, rtol=1e-12, atol=1e-12)
+    assert torch.allclose(l_new, l_ref, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(new.inv(y_new), x, rtol=1e-8, atol=1e-8)
+
+
+def test_nsf_weights_interchangeable_with_zuko_nsf():
+    torch.manual_seed(0)
+    cfg = NPEConfig(estimator="nsf", num_transforms=2, hidden_features=16)
+    ours = build_flow(cfg, 3, 4).double()
+    ref = zuko.flows.NSF(3, 4, bins=8, transforms=2, hidden_features=(16, 16)).double()
+    assert ours.state_dict().keys() == ref.state_dict().keys()
+    ref.load_state_dict(ours.state_dict())
+    theta, c = torch.randn(50, 3, dtype=torch.float64), torch.randn(50, 4, dtype=torch.float64)
+    assert torch.allclose(ours(c).log_prob(theta), ref(c).log_prob(theta), atol=1e-10)
+
+
+class _Custom(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.drop = nn.Dropout(0.5)
+
+    def train(self, mode: bool = True):  # an override that must still be called
+        self.calls += 1
+        return super().train(mode)
+
+
+def test_mode_setter_sets_every_flag_and_respects_train_overrides():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5), nn.Sequential(nn.Dropout(0.1)))
+    set_mode = _mode_setter(model)
+    set_mode(False)
+    assert not any(m.training for m in model.modules())
+    set_mode(True)
+    assert all(m.training for m in model.modules())
+    custom = nn.Sequential(nn.Linear(2, 2), _Custom())
+    set_mode = _mode_setter(custom)
+    set_mode(False)
+    assert custom[1].calls == 1 and not custom[1].drop.training
