@@ -56,7 +56,7 @@ def test_default_npe_resolves_saves_and_loads(tmp_path):
     post = npe.append_simulations(theta, x).train_and_build(show_progress=False)
     assert npe.resolved_config is not None
     assert npe.resolved_config.estimator == "maf"  # 270 training pairs: below 5000
-    assert post.config.estimator == "maf" and post.config.batch_size == 512
+    assert post.config.estimator == "maf" and post.config.batch_size == 256
     post.save(tmp_path / "p")
     loaded = Posterior.load(tmp_path / "p")
     x_o = torch.tensor([0.2, -0.3])
