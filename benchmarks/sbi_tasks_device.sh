@@ -7,8 +7,15 @@
 #   PART=candidates  10^3 and 10^4, seed 0, 10 observations: the fixed-setting variants
 #   PART=1e5         10^5, seed 0, 3 observations: neurodyn and sbi (sbi stopped at SBI_LIMIT s)
 # Usage (repository root, .whl/ carried): PART=main bash benchmarks/sbi_tasks_device.sh
+# On a machine that has the packages installed already (e.g. the 2-core development VM):
+#   NO_SETUP=1 OUT=/tmp/sbi_main JOBS=2 WALL=100000 PART=main bash benchmarks/sbi_tasks_device.sh
 set -u
-source benchmarks/sbi_tasks_device_setup.sh
+: "${OUT:?set OUT to the output folder}"
+if [ "${NO_SETUP:-0}" = 1 ]; then
+  export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NEURODYN_PROGRESS=0
+else
+  source benchmarks/sbi_tasks_device_setup.sh
+fi
 PART=${PART:-main}
 JOBS=${JOBS:-14}
 WALL=${WALL:-540}
