@@ -24,7 +24,7 @@ TASKS="two_moons slcp bernoulli_glm gaussian_linear gaussian_mixture"
 jobs_file=$(mktemp)
 case "$PART" in
   main)
-    for b in 10000 1000; do for m in sbi neurodyn; do for s in 0 1 2; do for t in $TASKS; do
+    for b in ${BUDGETS:-10000 1000}; do for m in sbi neurodyn; do for s in 0 1 2; do for t in $TASKS; do
       echo "$t $b $s $m 10 0"; done; done; done; done > "$jobs_file" ;;
   candidates)
     for b in 10000 1000; do for m in neurodyn_nsf neurodyn_nsf3_b2048 neurodyn_maf_b2048 neurodyn_maf; do

@@ -13,7 +13,7 @@ from functools import partial
 import torch
 import zuko
 from torch import Tensor, nn
-from zuko.transforms import MonotonicRQSTransform, Transform
+from zuko.transforms import MonotonicAffineTransform, MonotonicRQSTransform, Transform
 
 from neurodyn.inference.config import NPEConfig
 from neurodyn.inference.embedding import build_embedding
@@ -85,6 +85,51 @@ class RQSTransform(MonotonicRQSTransform):
         self.vertical = bound * (2 * torch.cumsum(heights, dim=-1) - 1)
         one = zero + 1  # slope 1 at both ends of the spline
         self.derivatives = torch.cat((one, derivatives.exp(), one), dim=-1)
+
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_AFFINE_SLOPE = 1e-3  # zuko's MonotonicAffineTransform default (the one build_flow uses)
+
+
+def _is_affine_maf(flow: nn.Module) -> bool:
+    """Whether ``flow`` is a zuko MAF of affine transforms on a diagonal-normal base."""
+    if not isinstance(flow, zuko.flows.MAF):
+        return False
+    ts = getattr(flow.transform, "transforms", ())
+    return (
+        bool(ts)
+        and all(
+            isinstance(t, zuko.flows.MaskedAutoregressiveTransform)
+            and t.univariate is MonotonicAffineTransform
+            and tuple(t.shapes) == ((), ())
+            for t in ts
+        )
+        and {n for n, _ in flow.base.named_buffers()} == {"loc", "scale"}
+    )
+
+
+def _affine_maf_log_prob(flow: nn.Module, z: Tensor, context: Tensor) -> Tensor:
+    """``flow(context).log_prob(z)`` of an affine zuko MAF (see :func:`_is_affine_maf`).
+
+    The same arithmetic as zuko's (each transform's MADE on ``[z, context]``, shift and
+    soft-clamped log-scale, the Jacobian, the diagonal-normal base; float64 results equal to
+    ~1e-14), without the transform and distribution objects zuko builds on every call: a
+    5-transform MAF training step (batch 256-512, one CPU thread) takes ~25 % less time.
+    ``z`` ``(..., B, D)`` broadcasts against ``context`` ``(B, C)``; returns ``(..., B)``.
+    """
+    if context.shape[:-1] != z.shape[:-1]:
+        context = context.expand(*z.shape[:-1], context.shape[-1])
+    lim = -math.log(_AFFINE_SLOPE)
+    ladj = z.new_zeros(())
+    for t in flow.transform.transforms:
+        phi = t.hyper(torch.cat((z, context), dim=-1)).unflatten(-1, (-1, 2))
+        shift, raw = phi[..., 0], phi[..., 1]
+        log_scale = raw / (1 + raw.abs() / lim)
+        z = z * log_scale.exp() + shift
+        ladj = ladj + log_scale.sum(-1)
+    base = flow.base
+    u = (z - base.loc) / base.scale
+    return ladj - (0.5 * u * u + base.scale.log() + _HALF_LOG_2PI).sum(-1)
 
 
 _EPS_UNIT = 1e-6  # logit transform: unit-interval values are clamped to [eps, 1 - eps]
@@ -174,6 +219,7 @@ class ConditionalDensity(nn.Module):
         self.x_shape = tuple(int(s) for s in x_shape)
         self.embedding, context = build_embedding(config.embedding, self.x_shape)
         self.flow = build_flow(config, self.num_params, context)
+        self._affine_maf = _is_affine_maf(self.flow)
         dtype = torch.get_default_dtype()
         t_mean, t_std = torch.zeros(num_params, dtype=dtype), torch.ones(num_params, dtype=dtype)
         x_mean, x_std = (
@@ -233,7 +279,11 @@ class ConditionalDensity(nn.Module):
             theta = log_s - log_1ms  # u = logit(s)
             ladj = -(log_s + log_1ms + width.log()).sum(-1)  # log |du/dtheta|
         z = (theta - self.theta_mean) / self.theta_std
-        lp = self.flow(context).log_prob(z) - self.theta_std.log().sum() + ladj
+        if self._affine_maf:
+            lp_z = _affine_maf_log_prob(self.flow, z, context)
+        else:
+            lp_z = self.flow(context).log_prob(z)
+        lp = lp_z - self.theta_std.log().sum() + ladj
         if self.logit:
             lp = torch.where(inside, lp, torch.full_like(lp, -torch.inf))
         return lp

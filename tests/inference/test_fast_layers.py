@@ -75,3 +75,34 @@ def test_mode_setter_sets_every_flag_and_respects_train_overrides():
     set_mode = _mode_setter(custom)
     set_mode(False)
     assert custom[1].calls == 1 and not custom[1].drop.training
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_affine_maf_fast_log_prob_equals_zuko(activation):
+    from neurodyn.inference.estimator import ConditionalDensity
+
+    torch.manual_seed(3)
+    cfg = NPEConfig(estimator="maf", num_transforms=3, activation=activation, hidden_features=8)
+    q = ConditionalDensity(cfg, 4, (3,)).double()
+    assert q._affine_maf
+    with torch.no_grad():  # move the weights away from zuko's initialisation
+        for p in q.flow.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = torch.randn(6, 3, dtype=torch.float64)
+    c = q.context(x)
+    for theta in (
+        torch.randn(6, 4, dtype=torch.float64),
+        torch.randn(5, 6, 4, dtype=torch.float64),
+    ):
+        fast = q.log_prob_context(theta, c)
+        ref = q.flow(c).log_prob((theta - q.theta_mean) / q.theta_std) - q.theta_std.log().sum()
+        assert fast.shape == theta.shape[:-1]
+        assert torch.allclose(fast, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_fast_path_only_for_affine_mafs():
+    from neurodyn.inference.estimator import _is_affine_maf
+
+    assert _is_affine_maf(build_flow(NPEConfig(estimator="maf", num_transforms=2), 3, 2))
+    assert not _is_affine_maf(build_flow(NPEConfig(estimator="nsf", num_transforms=2), 3, 2))
+    assert not _is_affine_maf(build_flow(NPEConfig(estimator="mdn"), 3, 2))
