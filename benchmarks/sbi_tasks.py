@@ -55,12 +55,12 @@ VARIANTS: dict[str, dict] = {
     "neurodyn_lr2e3_decay": dict(learning_rate=2e-3, lr_decay=0.5, lr_patience=3),
     "neurodyn_b256": dict(batch_size=256),
     "neurodyn_b128": dict(batch_size=128),
+    "neurodyn_b1024_lr2e3": dict(batch_size=1024, learning_rate=2e-3),
     # session-8 screens at 10^5 (bernoulli_glm's MAF stopped early, less accurate than sbi)
     "neurodyn_decay": dict(lr_decay=0.5, lr_patience=3),
     "neurodyn_patience20": dict(patience=20),
     "neurodyn_decay_p20": dict(lr_decay=0.5, lr_patience=5, patience=20),
     "neurodyn_b256_p20": dict(batch_size=256, patience=20),
-    "neurodyn_b1024_lr2e3": dict(batch_size=1024, learning_rate=2e-3),
 }
 
 

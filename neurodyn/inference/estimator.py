@@ -74,7 +74,7 @@ class RQSTransform(MonotonicRQSTransform):
         **kwargs,
     ) -> None:
         Transform.__init__(self, **kwargs)
-        lim = -math.log(slope)  # soft-clamp bound of the log-derivatives (2x for w, h)
+        lim = -math.log(slope)  # |log-derivatives| < lim; |widths|, |heights| < lim / 2
         widths = widths / (1 + abs(widths) * (2 / lim))
         heights = heights / (1 + abs(heights) * (2 / lim))
         derivatives = derivatives / (1 + abs(derivatives) * (1 / lim))
@@ -88,7 +88,8 @@ class RQSTransform(MonotonicRQSTransform):
 
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-_AFFINE_SLOPE = 1e-3  # zuko's MonotonicAffineTransform default (the one build_flow uses)
+_SLOPE = 1e-3  # minimum slope of every flow transform (zuko's default, used by build_flow)
+_AFFINE_LIM = -math.log(_SLOPE)  # soft-clamp bound of the MAF's log-scales
 
 
 def _is_affine_maf(flow: nn.Module) -> bool:
@@ -119,12 +120,11 @@ def _affine_maf_log_prob(flow: nn.Module, z: Tensor, context: Tensor) -> Tensor:
     """
     if context.shape[:-1] != z.shape[:-1]:
         context = context.expand(*z.shape[:-1], context.shape[-1])
-    lim = -math.log(_AFFINE_SLOPE)
     ladj = z.new_zeros(())
     for t in flow.transform.transforms:
         phi = t.hyper(torch.cat((z, context), dim=-1)).unflatten(-1, (-1, 2))
         shift, raw = phi[..., 0], phi[..., 1]
-        log_scale = raw / (1 + raw.abs() / lim)
+        log_scale = raw / (1 + raw.abs() / _AFFINE_LIM)
         z = z * log_scale.exp() + shift
         ladj = ladj + log_scale.sum(-1)
     base = flow.base
@@ -159,7 +159,7 @@ def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
             transforms=config.num_transforms,
             hidden_features=hidden,
             activation=act,
-            univariate=partial(RQSTransform, slope=1e-3),
+            univariate=partial(RQSTransform, slope=_SLOPE),
             shapes=[(bins,), (bins,), (bins - 1,)],
         )
     if config.estimator == "maf":
