@@ -8,7 +8,9 @@ table and writes ``benchmarks/results/simulators.json``. A pyloric section is ad
 ``benchmarks/simulators_pyloric.py`` exists (its ``run()`` or ``run_pyloric_cpu()``,
 returning a dict).
 
-Usage: ``python benchmarks/simulators.py [--quick] [--hh-only]``
+Usage: ``python benchmarks/simulators.py [--quick] [--hh-only] [--out PATH]``; jaxley runs
+at each neurodyn batch size (10^5 as ten calls of 10^4, like the traces), and every ratio is
+against jaxley at the same batch, in wall time and per CPU-second.
 """
 
 from __future__ import annotations
@@ -73,8 +75,11 @@ def bench_neurodyn(
     }
 
 
-def bench_jaxley(num: int, repeats: int = 3) -> dict | None:
-    """Median of ``repeats`` timed runs after the jit compile."""
+def bench_jaxley(num: int, repeats: int = 5, chunk: int = 10**4) -> dict | None:
+    """Median of ``repeats`` timed runs after the jit compile; batches above ``chunk`` run as
+    ``num / chunk`` calls of ``chunk`` (as neurodyn's traces: 10^5 traces at once would be
+    1.9 GB). jaxley is faster per simulation at 10^4 than at 10^3 (21-22k vs 17k sims/s on
+    the 2-core VM, session 9), so each neurodyn row is compared with jaxley at its own batch."""
     try:
         import jax
         import jax.numpy as jnp
@@ -100,15 +105,18 @@ def bench_jaxley(num: int, repeats: int = 3) -> dict | None:
 
     vsim = jax.jit(jax.vmap(sim))
     rng = np.random.default_rng(0)
+    size = min(num, chunk)
     batch = jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x * rng.uniform(0.5, 1.5, (num, *x.shape)), dtype=x.dtype), params
+        lambda x: jnp.asarray(x * rng.uniform(0.5, 1.5, (size, *x.shape)), dtype=x.dtype), params
     )
     vsim(batch).block_until_ready()  # compile
     walls, cpus = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         c0 = time.process_time()
-        vsim(batch).block_until_ready()
+        for _ in range(0, num, size):
+            out = vsim(batch).block_until_ready()
+            del out
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
     return {
@@ -151,9 +159,17 @@ def main() -> None:
     res["compile"] = compile_times()
     print("first call in a fresh process:", res["compile"], flush=True)
     rows = []
-    jx_row = bench_jaxley(1000 if not quick else 100)
-    if jx_row:
-        rows.append(jx_row)
+    jx_rows = {}
+    for num in sizes:
+        jx_row = bench_jaxley(num)
+        if jx_row:
+            rows.append(jx_row)
+            jx_rows[num] = jx_row
+            print(
+                f"{jx_row['tool']:16s} {num:>7d} trace     noise=False "
+                f"{jx_row['sims_per_s']:9.0f} sims/s",
+                flush=True,
+            )
     for num in sizes:
         for output in ("features", "trace"):
             for noise in (True, False):
@@ -164,19 +180,21 @@ def main() -> None:
                     f"{r['sims_per_s']:9.0f} sims/s",
                     flush=True,
                 )
-    if jx_row:
-        for r in rows[1:]:
-            r["ratio_vs_jaxley"] = r["sims_per_s"] / jx_row["sims_per_s"]
+    for r in rows:
+        if r["tool"] == "neurodyn" and r["batch"] in jx_rows:
+            r["ratio_vs_jaxley"] = r["sims_per_s"] / jx_rows[r["batch"]]["sims_per_s"]
+            r["ratio_vs_jaxley_cpu_s"] = r["sims_per_cpu_s"] / jx_rows[r["batch"]]["sims_per_cpu_s"]
     res["rows"] = rows
     print(
         f"\n{'tool':16s} {'batch':>7s} {'output':9s} {'noise':5s} {'sims/s':>9s} "
-        f"{'/cpu-s':>8s} {'x jaxley':>8s}"
+        f"{'/cpu-s':>8s} {'x jaxley':>8s} {'x /cpu-s':>8s}"
     )
     for r in rows:
         print(
             f"{r['tool']:16s} {r['batch']:>7d} {r['output']:9s} {r['noise']!s:5s} "
             f"{r['sims_per_s']:9.0f} {r['sims_per_cpu_s']:8.0f} "
-            f"{r.get('ratio_vs_jaxley', float('nan')):8.2f}"
+            f"{r.get('ratio_vs_jaxley', float('nan')):8.2f} "
+            f"{r.get('ratio_vs_jaxley_cpu_s', float('nan')):8.2f}"
         )
     pyl = ROOT / "benchmarks" / "simulators_pyloric.py"
     if pyl.is_file() and "--hh-only" not in sys.argv:
@@ -189,6 +207,8 @@ def main() -> None:
             print("pyloric:", res["pyloric"])
     name = "simulators_hh.json" if "--hh-only" in sys.argv else "simulators.json"
     out = ROOT / "benchmarks" / "results" / name
+    if "--out" in sys.argv:
+        out = Path(sys.argv[sys.argv.index("--out") + 1])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(f"wrote {out}")
