@@ -210,13 +210,13 @@ def real_dataset(
         row.update(run_forecasters(x, b, args.forecasters, args, args.window, train, test))
         row.get("netformer", {}).pop("_model", None)
         for m, v in row.items():
-            per.setdefault(m, []).append(v["r"])
+            per.setdefault(m, []).append(np.asarray(v["r"], dtype=float))
         sessions.append(
             {
                 "num_steps": len(x),
                 "num_neurons": x.shape[1],
                 "methods": {
-                    m: {k: (v.tolist() if k == "r" else v) for k, v in d.items()}
+                    m: {k: (np.asarray(v).tolist() if k == "r" else v) for k, v in d.items()}
                     for m, d in row.items()
                 },
                 "input_current_xcorr": current_xcorr(model, x, test, args.seed, s),

@@ -60,6 +60,12 @@ class SynapsNetConfig:
             ``x_hat[t+1] = z[t] + f(...)`` (MSE loss only). The decoder's linear skip path can
             already represent the last value, so this changes the parameterisation, not the
             model class (``benchmarks/synapsnet_calcium_forecast.py`` measures it).
+        linear_init: start from the least-squares linear forecaster (MSE loss; no effect with
+            ``loss="poisson"``): before the first epoch, the decoder's linear skip path on the
+            neuron's own window is set to the ridge solution of predicting every training
+            frame from its window, pooled over neurons and sessions (one shared AR(W) model),
+            and the nonlinear part's output layer and the current and behaviour skip terms
+            start at zero. Training then refines that forecaster, A included.
         low_rank: rank k of a dense part of the adjacency, ``A = S + U V^T`` (0, the default:
             ``A = S`` only). ``S`` ``(N, N)`` is the sparse part the ``l1`` penalty acts on;
             ``U, V`` ``(N, k)`` are not penalised, so ``U V^T`` can carry population-wide
@@ -101,6 +107,7 @@ class SynapsNetConfig:
     loss: str = "mse"
     current_lag: int = 1
     residual: bool = False
+    linear_init: bool = False
     low_rank: int = 0
     nan_policy: str = "error"
     input_clip: float | None = 10.0
@@ -150,7 +157,7 @@ class SynapsNetConfig:
             check_positive("input_clip", self.input_clip)
         if self.neuron_chunk is not None:
             check_positive("neuron_chunk", self.neuron_chunk, integer=True)
-        for name in ("zero_diagonal", "learn_connectivity", "residual"):
+        for name in ("zero_diagonal", "learn_connectivity", "residual", "linear_init"):
             if not isinstance(getattr(self, name), bool):
                 fail(name, "a bool", getattr(self, name), exc=TypeError)
         if self.current_lag == 0 and not self.zero_diagonal:

@@ -222,12 +222,13 @@ def fit_synapsnet(
         "epoch_s": [],
         "neuron_steps": [],
     }
-    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    ckpt = None
-    if checkpoint_dir is not None:
-        ckpt = Path(checkpoint_dir) / CHECKPOINT
-        if ckpt.is_file():
-            state, history, best = _load_checkpoint(ckpt, model, optimizer, config)
+    ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT
+    if ckpt is not None and ckpt.is_file():
+        state, history, best = _load_checkpoint(ckpt, model, optimizer, config)
+    else:
+        if config.linear_init and config.loss == "mse":
+            _linear_init(model, sessions, config)
+        best = {k: v.detach().clone() for k, v in model.state_dict().items()}
     epochs = range(state["epoch"], config.epochs)
     for epoch in progress_bar(
         epochs,
@@ -260,6 +261,45 @@ def fit_synapsnet(
     _canonical_sign(model, sessions)
     model.history = history
     return model.eval()
+
+
+@torch.no_grad()
+def _linear_init(model: SynapsNet, sessions: Sequence[_Session], config: SynapsNetConfig) -> None:
+    """Start the decoder as the pooled least-squares AR(W) forecaster (``config.linear_init``).
+
+    Normal equations over every valid (training frame, neuron) pair of every session, in
+    float64, with a ridge of 1e-6 of the mean diagonal; the own-window skip path gets the
+    solution; the nonlinear part's output layer and the current and behaviour skip terms
+    start at zero (their gradients are not: the output layer's inputs are nonzero).
+    """
+    w = config.window
+    dev = model.device
+    xtx = torch.zeros((w + 1, w + 1), dtype=torch.float64, device=dev)
+    xty = torch.zeros(w + 1, dtype=torch.float64, device=dev)
+    for sess in sessions:
+        for targets in sess.train_t.split(max(1, 2**17 // sess.num_neurons)):
+            xw, _, _, tgt, valid = sess.batch(targets)
+            keep = valid.reshape(-1)
+            x = xw.reshape(-1, w)[keep].double()
+            y = tgt.reshape(-1)[keep].double()
+            if config.residual:
+                y = y - x[:, -1]
+            x1 = torch.cat([x, torch.ones_like(y)[:, None]], 1)
+            xtx += x1.T @ x1
+            xty += x1.T @ y
+    if not bool(xtx[w, w] > 0):  # no valid training pair
+        return
+    ridge = 1e-6 * float(torch.diagonal(xtx).mean())
+    coef = torch.linalg.solve(xtx + ridge * torch.eye(w + 1, dtype=xtx.dtype, device=dev), xty)
+    dec = model.decoder
+    dec.skip_x.weight.copy_(coef[:w].to(dec.skip_x.weight.dtype)[None])
+    dec.skip_x.bias.copy_(coef[w:].to(dec.skip_x.bias.dtype))
+    dec.skip_i.weight.zero_()
+    if dec.skip_b is not None:
+        dec.skip_b.weight.zero_()
+    last = dec.body[-1] if dec.kind == "mlp" else dec.head
+    last.weight.zero_()
+    last.bias.zero_()
 
 
 def _canonical_sign(model: SynapsNet, sessions: Sequence[_Session], max_windows: int = 256):
