@@ -7,7 +7,9 @@ variants given as ``SynapsNetConfig`` overrides, and reports the held-out one-st
 any forecaster can reach:
 
 * ``last_value`` and ``ar2``: per-neuron AR(2) least squares on the training block (the best
-  linear predictor from the neuron's own history is close to AR(2) here);
+  linear predictor from the neuron's own history is close to AR(2) here); ``pooled_ar2`` and
+  ``pooled_ar16``: one AR for all neurons on z-scored activity (the start of
+  ``linear_init=True``);
 * ``oracle_past_spikes``: the noise-free calcium of every *past* frame's spikes (true kernel,
   true spike counts), propagated one frame, plus the mean count of the frame in progress:
   the best forecast of a model that knew the past exactly but not the spikes of the current
@@ -64,6 +66,23 @@ def ar_forecast(x: np.ndarray, train: slice, order: int) -> np.ndarray:
         m = train.stop - order
         coef = np.linalg.lstsq(design[:m], x[order:, i][:m], rcond=None)[0]
         out[order:, i] = design @ coef
+    return out
+
+
+def pooled_ar_forecast(x: np.ndarray, train: slice, order: int) -> np.ndarray:
+    """One AR(order) + intercept for all neurons (z-scored with the training block), least
+    squares on the training block -> (T, N) in data units: the forecaster that
+    ``SynapsNetConfig(linear_init=True)`` starts from."""
+    mu, sd = x[train].mean(0), x[train].std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (x - mu) / sd
+    t_len = len(x)
+    lagged = np.stack([z[order - 1 - k : t_len - 1 - k] for k in range(order)], -1)  # (T', N, o)
+    m = train.stop - order
+    design = np.c_[lagged[:m].reshape(-1, order), np.ones(m * x.shape[1])]
+    coef = np.linalg.lstsq(design, z[order:][:m].reshape(-1), rcond=None)[0]
+    out = np.full_like(x, np.nan)
+    out[order:] = (lagged @ coef[:order] + coef[order]) * sd + mu
     return out
 
 
@@ -201,6 +220,8 @@ def main() -> None:
             train, _, test = chronological_split(len(x))
             refs = {"last_value": np.vstack([np.full((1, x.shape[1]), np.nan), x[:-1]])}
             refs["ar2"] = ar_forecast(x, train, 2)
+            for order in (2, 16):
+                refs[f"pooled_ar{order}"] = pooled_ar_forecast(x, train, order)
             if kind == "calcium":
                 refs["oracle_past_spikes"] = oracle_past_spikes(net, train)
                 refs["deconv_round"] = deconv_round(net, train)

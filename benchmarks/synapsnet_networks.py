@@ -46,9 +46,13 @@ SIGNATURE_KEYS = (
 
 def signature(args: argparse.Namespace) -> dict[str, Any]:
     """The settings a per-network result depends on (stored in each JSON)."""
+    from neurodyn.population import SynapsNetConfig
+
     sig = {k: getattr(args, k) for k in SIGNATURE_KEYS}
     if json.loads(getattr(args, "synapsnet_config", None) or "{}"):  # only when set: old
         sig["synapsnet_config"] = args.synapsnet_config  # result folders still resume
+    elif SynapsNetConfig().linear_init:  # the default since session 9: files written with
+        sig["linear_init"] = True  # the earlier default (random start) are not reused
     return sig
 
 

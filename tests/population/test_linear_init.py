@@ -65,7 +65,13 @@ def test_without_linear_init_the_untrained_model_is_not_the_ar():
     """Negative control: the reference comparison above can fail."""
     x = _ar2_sessions()
     cfg = SynapsNetConfig(
-        window=4, hidden_dim=8, embedding_dim=3, epochs=1, lr=1e-12, input_clip=None
+        window=4,
+        hidden_dim=8,
+        embedding_dim=3,
+        epochs=1,
+        lr=1e-12,
+        input_clip=None,
+        linear_init=False,
     )
     got = fit_synapsnet(x, config=cfg, device="cpu", progress=False).predict(x).numpy()
     assert np.nanmax(np.abs(got[4:] - _pooled_ar(x, 4)[4:])) > 0.1
@@ -112,6 +118,11 @@ def test_linear_init_has_no_effect_with_the_poisson_loss():
         x, config=SynapsNetConfig(linear_init=True, **base), device="cpu", progress=False
     )
     torch.testing.assert_close(a.predict(x), b.predict(x), equal_nan=True)
+
+
+def test_linear_init_is_the_default():
+    assert SynapsNetConfig().linear_init is True
+    assert SynapsNetConfig.from_dict({"window": 4}).linear_init is True
 
 
 def test_linear_init_must_be_a_bool():
