@@ -15,27 +15,66 @@ from neurodyn.priors import BoxUniform
 @pytest.mark.parametrize(
     ("num", "dim", "expected"),
     [
-        (10_000, 2, ("nsf", 3, 2048, 2e-3)),
-        (100_000, 5, ("nsf", 3, 2048, 2e-3)),
-        (None, 2, ("nsf", 3, 2048, 2e-3)),
-        (1000, 2, ("maf", 5, 256, 1e-3)),
-        (4999, 5, ("maf", 5, 256, 1e-3)),
-        (4999, 10, ("maf", 5, 256, 1e-3)),
-        (5000, 10, ("maf", 5, 512, 1e-3)),
-        (10_000, 6, ("maf", 5, 512, 1e-3)),
+        (10_000, 2, ("nsf", 3, 2048, 2e-3, "constant", 0.0)),
+        (65_535, 2, ("nsf", 3, 2048, 2e-3, "constant", 0.0)),  # 31.99 steps per epoch
+        (65_536, 2, ("nsf", 3, 2048, 4e-3, "anneal", 1.0)),  # 32
+        (100_000, 5, ("nsf", 3, 2048, 4e-3, "anneal", 1.0)),
+        (None, 2, ("nsf", 3, 2048, 2e-3, "constant", 0.0)),
+        (1000, 2, ("maf", 5, 256, 1e-3, "constant", 0.0)),
+        (4999, 5, ("maf", 5, 256, 1e-3, "constant", 0.0)),
+        (4999, 10, ("maf", 5, 256, 1e-3, "constant", 0.0)),
+        (5000, 10, ("maf", 5, 512, 1e-3, "constant", 0.0)),
+        (10_000, 6, ("maf", 5, 512, 1e-3, "constant", 0.0)),
+        (16_383, 10, ("maf", 5, 512, 1e-3, "constant", 0.0)),
+        (16_384, 10, ("maf", 5, 512, 2e-3, "anneal", 1.0)),
+        (90_000, 10, ("maf", 5, 512, 2e-3, "anneal", 1.0)),
     ],
 )
 def test_auto_settings_table(num, dim, expected):
     got = auto_settings(num, dim)
     assert (got["estimator"], got["num_transforms"], got["batch_size"]) == expected[:3]
     assert got["learning_rate"] == pytest.approx(expected[3])
+    assert (got["lr_schedule"], got["warmup_epochs"]) == expected[4:]
     r = NPEConfig().resolve(num, dim)
-    assert (r.estimator, r.num_transforms, r.batch_size, r.learning_rate) == (
-        got["estimator"],
-        got["num_transforms"],
-        got["batch_size"],
-        got["learning_rate"],
+    assert (
+        r.estimator,
+        r.num_transforms,
+        r.batch_size,
+        r.learning_rate,
+        r.lr_schedule,
+        r.warmup_epochs,
+    ) == tuple(
+        got[k]
+        for k in (
+            "estimator",
+            "num_transforms",
+            "batch_size",
+            "learning_rate",
+            "lr_schedule",
+            "warmup_epochs",
+        )
     )
+
+
+def test_large_budgets_anneal_and_explicit_schedules_keep_the_constant_rate():
+    """Session 9: from 32 steps per epoch the automatic settings anneal at twice the rate;
+    a constant schedule asked for explicitly gets the session-8 settings back."""
+    r = NPEConfig().resolve(90_000, 10)
+    assert (r.lr_schedule, r.learning_rate, r.warmup_epochs) == ("anneal", 2e-3, 1.0)
+    r = NPEConfig(lr_schedule="constant").resolve(90_000, 10)
+    assert (r.lr_schedule, r.learning_rate, r.warmup_epochs) == ("constant", 1e-3, 0.0)
+    r = NPEConfig(lr_schedule="constant").resolve(90_000, 2)
+    assert (r.estimator, r.lr_schedule, r.learning_rate) == ("nsf", "constant", 2e-3)
+    # explicit settings win; a user's plateau decay, batch or estimator turns the auto anneal off
+    r = NPEConfig(learning_rate=5e-4).resolve(90_000, 10)
+    assert (r.lr_schedule, r.learning_rate, r.warmup_epochs) == ("anneal", 5e-4, 1.0)
+    r = NPEConfig(lr_schedule="anneal", warmup_epochs=0.0).resolve(90_000, 10)
+    assert (r.lr_schedule, r.learning_rate, r.warmup_epochs) == ("anneal", 2e-3, 0.0)
+    for cfg in (NPEConfig(lr_decay=0.5), NPEConfig(batch_size=256), NPEConfig(estimator="mdn")):
+        r = cfg.resolve(90_000, 10)
+        assert (r.lr_schedule, r.learning_rate, r.warmup_epochs) == ("constant", 1e-3, 0.0)
+    # the old default (constant rate) at 10^5 simulations is what the anneal replaced
+    assert NPEConfig().resolve(9_000, 10).lr_schedule == "constant"
 
 
 def test_explicit_settings_are_kept():
