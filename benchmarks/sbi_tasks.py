@@ -119,6 +119,9 @@ VARIANTS: dict[str, dict] = {
     "s9_anneal_lr3e3_f05": dict(
         lr_schedule="anneal", learning_rate=3e-3, warmup_epochs=1, anneal_fraction=0.5
     ),
+    "s9_anneal_lr2e3_f05": dict(
+        lr_schedule="anneal", learning_rate=2e-3, warmup_epochs=1, anneal_fraction=0.5
+    ),
     "s9_lr3e3": dict(learning_rate=3e-3),
     "s9_p5": dict(patience=5),
     "s9_bins6": dict(num_bins=6),

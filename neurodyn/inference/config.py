@@ -33,10 +33,6 @@ Z_SCORE_X = ("independent", "structured", "none")
 AUTO_NSF_MAX_PARAMS = 5
 #: training pairs from which ``estimator="auto"`` considers the spline flow (and its batch)
 AUTO_LARGE_FROM = 5000
-#: optimiser steps per epoch from which the automatic settings anneal the learning rate
-AUTO_ANNEAL_MIN_STEPS = 32
-#: the automatic learning rate with the anneal schedule, relative to the constant-rate one
-AUTO_ANNEAL_LR_FACTOR = 2
 
 
 def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any]:
@@ -58,17 +54,18 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
       (differences -0.011 to +0.002, mean -0.002): four steps per epoch instead of two reach
       the minimum in fewer epochs, and a 256-pair MAF step costs ~75 % of a 512-pair one.
       Batch 128 was slower than 256 on every task.
-    * Learning-rate schedule: with at least ``AUTO_ANNEAL_MIN_STEPS`` (32) optimiser steps per
-      epoch (``num_simulations / batch``: from ~16k pairs with the MAF, ~66k with the NSF),
-      ``"anneal"`` with twice the rate above (MAF 2e-3, NSF 4e-3) and a one-epoch warm-up:
-      constant until 5 epochs pass without a better validation loss, then linearly to 0 over
-      a quarter of the epochs so far. At 10^5 simulations (session 9) a constant rate left
-      the flows short of their optimum when early stopping fired (the validation loss was
-      still falling under epoch-to-epoch noise of ~0.02 nats): the anneal lowered the
-      held-out loss on all five sbibm tasks and trained 20-40 % faster. With few steps per
-      epoch (NSF at 10^4: 5) the plateau test fires on noise, often far too early (two_moons
-      and gaussian_mixture at 10^4 got worse), so smaller problems keep the constant rate.
-      Unknown sizes (``None``) keep it too.
+    * Learning-rate schedule, from 5000 pairs (the NSF and the batch-512 MAF): ``"anneal"``
+      with a one-epoch warm-up and a higher rate (NSF 4e-3, MAF 3e-3): constant until 5
+      epochs pass without a better validation loss, then linearly to 0 over a quarter (NSF)
+      or half (MAF) of the epochs so far, then stop. Session 9 (``benchmarks/RESULTS.md``): at
+      10^5 simulations a constant rate left the flows short of their optimum when early
+      stopping fired (the validation loss was still falling under epoch-to-epoch noise of
+      ~0.02 nats); the anneal lowered the held-out loss on all five sbibm tasks and trained
+      faster. At 10^4 it kept the C2ST of the NSF tasks within noise (two_moons a little
+      worse, gaussian_mixture better) at 2-3x less training time, and lowered bernoulli_glm's.
+      With 5 steps per epoch (NSF at 10^4) the plateau test can fire early on noise, which
+      the held-out loss of two_moons showed. Below 5000 pairs, and for unknown sizes
+      (``None``), the rate stays constant (10^3 settings of session 8).
 
     Args:
         num_simulations: number of training pairs, or ``None`` when unknown.
@@ -76,12 +73,13 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
 
     Returns:
         ``{"estimator", "num_transforms", "batch_size", "learning_rate", "lr_schedule",
-        "warmup_epochs"}``.
+        "warmup_epochs", "anneal_fraction", "constant_learning_rate"}`` (the last: the rate to
+        use when a constant schedule is asked for instead).
 
     Example:
         >>> auto_settings(10_000, 2)["estimator"], auto_settings(1000, 2)["estimator"]
         ('nsf', 'maf')
-        >>> auto_settings(100_000, 10)["lr_schedule"], auto_settings(10_000, 10)["lr_schedule"]
+        >>> auto_settings(100_000, 10)["lr_schedule"], auto_settings(1000, 10)["lr_schedule"]
         ('anneal', 'constant')
     """
     large = num_simulations is None or num_simulations >= AUTO_LARGE_FROM
@@ -90,17 +88,17 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
     else:
         batch = 512 if large else 256
         out = {"estimator": "maf", "num_transforms": 5, "batch_size": batch, "learning_rate": 1e-3}
-    anneal = (
-        num_simulations is not None and num_simulations / out["batch_size"] >= AUTO_ANNEAL_MIN_STEPS
-    )
-    if anneal:
+    out["constant_learning_rate"] = out["learning_rate"]
+    if num_simulations is not None and num_simulations >= AUTO_LARGE_FROM:
+        nsf = out["estimator"] == "nsf"
         out |= {
-            "learning_rate": AUTO_ANNEAL_LR_FACTOR * out["learning_rate"],
+            "learning_rate": 4e-3 if nsf else 3e-3,
             "lr_schedule": "anneal",
             "warmup_epochs": 1.0,
+            "anneal_fraction": 0.25 if nsf else 0.5,
         }
     else:
-        out |= {"lr_schedule": "constant", "warmup_epochs": 0.0}
+        out |= {"lr_schedule": "constant", "warmup_epochs": 0.0, "anneal_fraction": 0.25}
     return out
 
 
@@ -174,24 +172,27 @@ class NPEConfig:
         embedding: the embedding net for ``x``.
         batch_size: minibatch size (``None``: automatic, 2048 with the automatic NSF, else
             512, or 256 below 5000 training pairs).
-        learning_rate: Adam learning rate (``None``: automatic, 2e-3 with batch 2048, else
-            1e-3).
+        learning_rate: Adam learning rate (``None``: automatic; with the automatic anneal from
+            5000 pairs 4e-3 for the NSF and 3e-3 for the MAF, with a constant rate 2e-3 for
+            the NSF and 1e-3 otherwise).
         max_epochs: upper bound on training epochs.
         patience: stop after this many epochs without a better validation loss.
         lr_decay: multiply the learning rate by this factor after every ``lr_patience``
             epochs without a better validation loss (``None``: constant learning rate).
         lr_patience: epochs without improvement before each learning-rate decay.
-        lr_schedule: ``"auto"`` (default: ``"anneal"`` with the automatic estimator, batch and
-            learning rate when an epoch has at least 32 steps, else ``"constant"``; see
-            :func:`auto_settings`), ``"constant"``, ``"cosine"`` (the rate falls as
+        lr_schedule: ``"auto"`` (default: ``"anneal"`` with the automatic estimator and batch
+            from 5000 training pairs, else ``"constant"``; see :func:`auto_settings`),
+            ``"constant"``, ``"cosine"`` (the rate falls as
             ``(1 + cos(pi * epoch / max_epochs)) / 2``, per step, reaching 0 at ``max_epochs``;
-            early stopping still applies); or ``"anneal"``: constant until ``lr_patience``
+            early stopping still applies) or ``"anneal"``: constant until ``lr_patience``
             epochs without a better validation loss, then linearly down to 0 over
             ``anneal_fraction`` times the epochs so far, then stop (see
             :func:`~neurodyn.inference.training.fit`).
         warmup_epochs: linear learning-rate warm-up over this many (fractional) epochs
             (``None``: automatic, 1 with the automatic anneal schedule, else 0).
-        anneal_fraction: length of the ``"anneal"`` phase relative to the epochs before it.
+        anneal_fraction: length of the ``"anneal"`` phase relative to the epochs before it
+            (``None``: automatic, 0.25 for the NSF and 0.5 for the MAF of the automatic anneal,
+            else 0.25).
         randperm: random feature orders between the flow's autoregressive transforms (as in
             sbi/nflows) instead of alternating reversals (``nsf``/``maf``).
         validation_fraction: fraction of valid simulations held out for early stopping.
@@ -224,7 +225,7 @@ class NPEConfig:
     lr_patience: int = 5
     lr_schedule: Literal["auto", "constant", "cosine", "anneal"] = "auto"
     warmup_epochs: float | None = None
-    anneal_fraction: float = 0.25
+    anneal_fraction: float | None = None
     randperm: bool = False
     validation_fraction: float = 0.1
     clip_grad_norm: float | None = 5.0
@@ -242,7 +243,8 @@ class NPEConfig:
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.warmup_epochs is not None:
             check_positive("warmup_epochs", self.warmup_epochs, strict=False)
-        check_positive("anneal_fraction", self.anneal_fraction)
+        if self.anneal_fraction is not None:
+            check_positive("anneal_fraction", self.anneal_fraction)
         if not isinstance(self.randperm, bool):
             fail("randperm", "a bool", self.randperm, exc=TypeError)
         for name in (
@@ -312,11 +314,14 @@ class NPEConfig:
         lr = self.learning_rate
         if lr is None:
             lr = auto["learning_rate"] if auto_batch else 1e-3
-            if auto_batch and auto["lr_schedule"] == "anneal" and schedule != "anneal":
-                lr /= AUTO_ANNEAL_LR_FACTOR  # the constant-rate setting
+            if auto_batch and schedule != auto["lr_schedule"]:
+                lr = auto["constant_learning_rate"]
         warmup = self.warmup_epochs
         if warmup is None:
             warmup = auto["warmup_epochs"] if from_auto else 0.0
+        fraction = self.anneal_fraction
+        if fraction is None:
+            fraction = auto["anneal_fraction"] if from_auto else 0.25
         activation = self.activation
         if activation == "auto":
             activation = "tanh" if estimator == "maf" else "relu"
@@ -329,6 +334,7 @@ class NPEConfig:
             activation=activation,
             lr_schedule=schedule,
             warmup_epochs=warmup,
+            anneal_fraction=fraction,
         )
 
     def to_dict(self) -> dict[str, Any]:
