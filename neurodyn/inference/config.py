@@ -56,13 +56,14 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
       Batch 128 was slower than 256 on every task.
     * Learning-rate schedule, from 5000 pairs (the NSF and the batch-512 MAF): ``"anneal"``
       with a one-epoch warm-up and a higher rate (NSF 4e-3, MAF 3e-3): constant until 5
-      epochs pass without a better validation loss, then linearly to 0 over a quarter (NSF)
-      or half (MAF) of the epochs so far, then stop. Session 9 (``benchmarks/RESULTS.md``): at
+      epochs pass without a better validation loss, then linearly to 0 over a quarter of the
+      epochs so far, then stop. Session 9 (``benchmarks/RESULTS.md``): at
       10^5 simulations a constant rate left the flows short of their optimum when early
       stopping fired (the validation loss was still falling under epoch-to-epoch noise of
       ~0.02 nats); the anneal lowered the held-out loss on all five sbibm tasks and trained
-      faster. At 10^4 it kept the C2ST of the NSF tasks within noise (two_moons a little
-      worse, gaussian_mixture better) at 2-3x less training time, and lowered bernoulli_glm's.
+      faster. At 10^4 it kept the C2ST of the NSF tasks within noise at 2-3x less training
+      time, and lowered bernoulli_glm's. A longer MAF anneal (half the epochs) was a little
+      more accurate on bernoulli_glm but cost gaussian_linear at 10^5 its 5x (4.9x).
       With 5 steps per epoch (NSF at 10^4) the plateau test can fire early on noise, which
       the held-out loss of two_moons showed. Below 5000 pairs, and for unknown sizes
       (``None``), the rate stays constant (10^3 settings of session 8).
@@ -73,8 +74,8 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
 
     Returns:
         ``{"estimator", "num_transforms", "batch_size", "learning_rate", "lr_schedule",
-        "warmup_epochs", "anneal_fraction", "constant_learning_rate"}`` (the last: the rate to
-        use when a constant schedule is asked for instead).
+        "warmup_epochs", "constant_learning_rate"}`` (the last: the rate to use when a
+        constant schedule is asked for instead).
 
     Example:
         >>> auto_settings(10_000, 2)["estimator"], auto_settings(1000, 2)["estimator"]
@@ -95,10 +96,9 @@ def auto_settings(num_simulations: int | None, num_params: int) -> dict[str, Any
             "learning_rate": 4e-3 if nsf else 3e-3,
             "lr_schedule": "anneal",
             "warmup_epochs": 1.0,
-            "anneal_fraction": 0.25 if nsf else 0.5,
         }
     else:
-        out |= {"lr_schedule": "constant", "warmup_epochs": 0.0, "anneal_fraction": 0.25}
+        out |= {"lr_schedule": "constant", "warmup_epochs": 0.0}
     return out
 
 
@@ -190,9 +190,7 @@ class NPEConfig:
             :func:`~neurodyn.inference.training.fit`).
         warmup_epochs: linear learning-rate warm-up over this many (fractional) epochs
             (``None``: automatic, 1 with the automatic anneal schedule, else 0).
-        anneal_fraction: length of the ``"anneal"`` phase relative to the epochs before it
-            (``None``: automatic, 0.25 for the NSF and 0.5 for the MAF of the automatic anneal,
-            else 0.25).
+        anneal_fraction: length of the ``"anneal"`` phase relative to the epochs before it.
         randperm: random feature orders between the flow's autoregressive transforms (as in
             sbi/nflows) instead of alternating reversals (``nsf``/``maf``).
         validation_fraction: fraction of valid simulations held out for early stopping.
@@ -225,7 +223,7 @@ class NPEConfig:
     lr_patience: int = 5
     lr_schedule: Literal["auto", "constant", "cosine", "anneal"] = "auto"
     warmup_epochs: float | None = None
-    anneal_fraction: float | None = None
+    anneal_fraction: float = 0.25
     randperm: bool = False
     validation_fraction: float = 0.1
     clip_grad_norm: float | None = 5.0
@@ -243,8 +241,7 @@ class NPEConfig:
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.warmup_epochs is not None:
             check_positive("warmup_epochs", self.warmup_epochs, strict=False)
-        if self.anneal_fraction is not None:
-            check_positive("anneal_fraction", self.anneal_fraction)
+        check_positive("anneal_fraction", self.anneal_fraction)
         if not isinstance(self.randperm, bool):
             fail("randperm", "a bool", self.randperm, exc=TypeError)
         for name in (
@@ -319,9 +316,6 @@ class NPEConfig:
         warmup = self.warmup_epochs
         if warmup is None:
             warmup = auto["warmup_epochs"] if from_auto else 0.0
-        fraction = self.anneal_fraction
-        if fraction is None:
-            fraction = auto["anneal_fraction"] if from_auto else 0.25
         activation = self.activation
         if activation == "auto":
             activation = "tanh" if estimator == "maf" else "relu"
@@ -334,7 +328,6 @@ class NPEConfig:
             activation=activation,
             lr_schedule=schedule,
             warmup_epochs=warmup,
-            anneal_fraction=fraction,
         )
 
     def to_dict(self) -> dict[str, Any]:

