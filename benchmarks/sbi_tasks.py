@@ -5,8 +5,9 @@ C2ST uses neurodyn's classifier (MLP 2 x 10*dim, cross-validated) for both, agai
 sbibm reference posterior samples of each observation. Wall time is the training call only
 (``train()``), and separately the time to draw the posterior samples.
 
-Methods: ``neurodyn`` = ``NPEConfig()`` defaults (automatic estimator/batch/learning rate,
-see ``neurodyn.inference.config.auto_settings``); ``neurodyn_nsf``/``neurodyn_maf`` = NSF/MAF
+Methods: ``neurodyn`` = ``NPEConfig()`` defaults (automatic estimator/batch/learning rate
+and schedule, see ``neurodyn.inference.config.auto_settings``); ``s8_default`` = the
+session-8 defaults (constant learning rate); ``neurodyn_nsf``/``neurodyn_maf`` = NSF/MAF
 with 5 transforms, batch 512, lr 1e-3 (the settings of the first table in RESULTS.md);
 ``neurodyn_nsf3_b2048``/``neurodyn_maf_b2048`` = the candidates behind the automatic choice;
 ``sbi`` = ``sbi.inference.NPE(prior)`` defaults.
@@ -43,6 +44,8 @@ PUBLISHED_NPE_MEAN = {1000: 0.838, 10000: 0.736, 100000: 0.654}
 #: neurodyn variants: NPEConfig overrides (the default method uses none)
 VARIANTS: dict[str, dict] = {
     "neurodyn": {},
+    # the session-8 automatic settings (constant learning rate everywhere)
+    "s8_default": dict(lr_schedule="constant"),
     "neurodyn_nsf": dict(estimator="nsf", num_transforms=5, batch_size=512, learning_rate=1e-3),
     "neurodyn_maf": dict(estimator="maf", num_transforms=5, batch_size=512, learning_rate=1e-3),
     "neurodyn_nsf3_b2048": dict(
@@ -61,7 +64,78 @@ VARIANTS: dict[str, dict] = {
     "neurodyn_patience20": dict(patience=20),
     "neurodyn_decay_p20": dict(lr_decay=0.5, lr_patience=5, patience=20),
     "neurodyn_b256_p20": dict(batch_size=256, patience=20),
+    # session-9 screens (bernoulli_glm 10^5 accuracy, slcp 10^4 speed); see RESULTS.md
+    "s9_h64": dict(hidden_features=64),
+    "s9_h100": dict(hidden_features=100),
+    "s9_t3": dict(num_transforms=3),
+    "s9_t8": dict(num_transforms=8),
+    "s9_b1024_lr2e3": dict(batch_size=1024, learning_rate=2e-3),
+    "s9_b2048_lr3e3": dict(batch_size=2048, learning_rate=3e-3),
+    "s9_lr5e4": dict(learning_rate=5e-4),
+    # cosine learning-rate decay to 0 at max_epochs (early stopping kept)
+    "s9_cos60": dict(lr_schedule="cosine", max_epochs=60),
+    "s9_cos60_lr2e3": dict(lr_schedule="cosine", max_epochs=60, learning_rate=2e-3),
+    "s9_cos80_lr2e3": dict(lr_schedule="cosine", max_epochs=80, learning_rate=2e-3),
+    "s9_b2048_lr4e3_cos100": dict(
+        batch_size=2048, learning_rate=4e-3, lr_schedule="cosine", max_epochs=100, warmup_epochs=1
+    ),
+    "s9_b2048_lr4e3_cos60": dict(
+        batch_size=2048, learning_rate=4e-3, lr_schedule="cosine", max_epochs=60, warmup_epochs=1
+    ),
+    "s9_b2048_lr4e3_cos80": dict(
+        batch_size=2048, learning_rate=4e-3, lr_schedule="cosine", max_epochs=80, warmup_epochs=1
+    ),
+    "s9_b1024_lr3e3_cos60": dict(
+        batch_size=1024, learning_rate=3e-3, lr_schedule="cosine", max_epochs=60, warmup_epochs=1
+    ),
+    # "anneal": constant rate until lr_patience (5) epochs without improvement, then linear
+    # decay to 0 over anneal_fraction x the epochs so far (adaptive length, unlike cosine)
+    # (s9_anneal ran with the then-automatic rate: 1e-3 on the MAF; on slcp 10^4's NSF 2e-3,
+    # i.e. it was s9_anneal_lr2e3 there)
+    "s9_anneal": dict(lr_schedule="anneal", learning_rate=1e-3),
+    "s9_anneal_lr2e3": dict(lr_schedule="anneal", learning_rate=2e-3),
+    "s9_b2048_lr4e3_anneal": dict(
+        batch_size=2048, learning_rate=4e-3, lr_schedule="anneal", warmup_epochs=1
+    ),
+    "s9_b2048_lr4e3_anneal05": dict(
+        batch_size=2048,
+        learning_rate=4e-3,
+        lr_schedule="anneal",
+        warmup_epochs=1,
+        anneal_fraction=0.5,
+    ),
+    "s9_lr4e3_anneal": dict(learning_rate=4e-3, lr_schedule="anneal", warmup_epochs=1),
+    "s9_lr4e3_anneal_nowarm": dict(learning_rate=4e-3, lr_schedule="anneal"),
+    "s9_lr3e3_anneal": dict(learning_rate=3e-3, lr_schedule="anneal", warmup_epochs=1),
+    "s9_lr6e3_anneal": dict(learning_rate=6e-3, lr_schedule="anneal", warmup_epochs=1),
+    "s9_lr4e3_anneal05": dict(
+        learning_rate=4e-3, lr_schedule="anneal", warmup_epochs=1, anneal_fraction=0.5
+    ),
+    "s9_anneal_lr2e3_warm": dict(lr_schedule="anneal", learning_rate=2e-3, warmup_epochs=1),
+    "s9_anneal_lr3e3": dict(lr_schedule="anneal", learning_rate=3e-3, warmup_epochs=1),
+    "s9_anneal_lr3e3_randperm": dict(
+        lr_schedule="anneal", learning_rate=3e-3, warmup_epochs=1, randperm=True
+    ),
+    "s9_anneal_lr3e3_f05": dict(
+        lr_schedule="anneal", learning_rate=3e-3, warmup_epochs=1, anneal_fraction=0.5
+    ),
+    "s9_anneal_lr2e3_f05": dict(
+        lr_schedule="anneal", learning_rate=2e-3, warmup_epochs=1, anneal_fraction=0.5
+    ),
+    "s9_lr3e3": dict(learning_rate=3e-3),
+    "s9_p5": dict(patience=5),
+    "s9_bins6": dict(num_bins=6),
+    "s9_h32": dict(hidden_features=32),
+    "s9_randperm": dict(randperm=True),
+    "s9_randperm_cos60_lr2e3": dict(
+        randperm=True, lr_schedule="cosine", max_epochs=60, learning_rate=2e-3
+    ),
 }
+# every variant above without a schedule ran with a constant rate (before session 9's
+# automatic anneal at >= 32 steps per epoch): pin it, so that they keep their meaning
+for _name, _over in VARIANTS.items():
+    if _name != "neurodyn":
+        _over.setdefault("lr_schedule", "constant")
 
 
 class _TimeLimit(Exception):

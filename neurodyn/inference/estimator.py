@@ -161,6 +161,7 @@ def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
             activation=act,
             univariate=partial(RQSTransform, slope=_SLOPE),
             shapes=[(bins,), (bins,), (bins - 1,)],
+            randperm=config.randperm,
         )
     if config.estimator == "maf":
         return zuko.flows.MAF(
@@ -169,6 +170,7 @@ def build_flow(config: NPEConfig, num_params: int, context: int) -> nn.Module:
             transforms=config.num_transforms,
             hidden_features=hidden,
             activation=act,
+            randperm=config.randperm,
         )
     return zuko.flows.GMM(
         num_params,

@@ -74,6 +74,36 @@ def _adam(params: list[Tensor], learning_rate: float, device: torch.device) -> t
     return torch.optim.Adam(params, lr=learning_rate)
 
 
+#: learning-rate schedules of :func:`fit`
+LR_SCHEDULES = ("constant", "cosine", "anneal")
+
+
+def _schedule_factor(
+    schedule: str,
+    progress: float,
+    warmup: float,
+    horizon: float,
+    anneal: tuple[float, float] | None = None,
+) -> float:
+    """Multiplier of the initial learning rate after ``progress`` epochs (fractional).
+
+    ``"constant"``: 1 (after the warm-up). ``"cosine"``: ``(1 + cos(pi t)) / 2`` with
+    ``t = progress / horizon`` clipped to [0, 1], i.e. from 1 down to 0 at ``horizon`` epochs.
+    ``"anneal"``: 1 until the anneal phase ``(start, length)`` begins, then linearly down to 0
+    at ``start + length``. A linear warm-up over the first ``warmup`` epochs multiplies each.
+    """
+    factor = 1.0
+    if schedule == "cosine" and horizon > 0:
+        t = min(max(progress / horizon, 0.0), 1.0)
+        factor = 0.5 * (1.0 + math.cos(math.pi * t))
+    elif schedule == "anneal" and anneal is not None:
+        start, length = anneal
+        factor = min(max(1.0 - (progress - start) / length, 0.0), 1.0)
+    if warmup > 0 and progress < warmup:
+        factor *= (progress + 1e-3) / warmup
+    return factor
+
+
 def _mode_setter(model: nn.Module) -> Callable[[bool], None]:
     """``set_mode(training)``: ``model.train(training)``, without its recursion when allowed.
 
@@ -116,6 +146,7 @@ def _save(
     summary: TrainingSummary,
     bad: int,
     fingerprint: str,
+    sched: dict[str, Any] | None = None,
 ) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors |= {f"best.{k}": v.cpu().contiguous() for k, v in best.items()}
@@ -129,6 +160,7 @@ def _save(
     meta = {
         "fingerprint": fingerprint,
         "bad_epochs": bad,
+        "schedule": sched or {},
         "param_groups": state["param_groups"],
         "summary": summary.__dict__,
     }
@@ -144,7 +176,7 @@ def _load(
     gen: torch.Generator,
     fingerprint: str,
     device: torch.device,
-) -> tuple[dict[str, Tensor], TrainingSummary, int] | None:
+) -> tuple[dict[str, Tensor], TrainingSummary, int, dict[str, Any]] | None:
     meta_path, weights = path / "checkpoint.json", path / "checkpoint.safetensors"
     if not (meta_path.is_file() and weights.is_file()):
         return None
@@ -167,7 +199,7 @@ def _load(
     opt.load_state_dict({"state": opt_state, "param_groups": meta["param_groups"]})
     gen.set_state(tensors["generator"])
     summary = TrainingSummary(**meta["summary"])
-    return best, summary, int(meta["bad_epochs"])
+    return best, summary, int(meta["bad_epochs"]), dict(meta.get("schedule", {}))
 
 
 def fit(
@@ -184,6 +216,9 @@ def fit(
     device: torch.device,
     lr_decay: float | None = None,
     lr_patience: int = 5,
+    lr_schedule: str = "constant",
+    warmup_epochs: float = 0.0,
+    anneal_fraction: float = 0.25,
     checkpoint_dir: str | Path | None = None,
     fingerprint: str = "",
     show_progress: bool | None = None,
@@ -205,6 +240,16 @@ def fit(
         lr_decay: multiply the learning rate by this factor in ``(0, 1)`` after every
             ``lr_patience`` epochs without a better validation loss (``None``: constant rate).
         lr_patience: epochs without improvement before each decay of the learning rate.
+        lr_schedule: ``"constant"``; ``"cosine"``: the rate follows
+            ``learning_rate * (1 + cos(pi * e / max_epochs)) / 2`` over (fractional) epochs
+            ``e``, updated at every step, reaching 0 at ``max_epochs`` (early stopping still
+            applies); ``"anneal"``: constant until ``lr_patience`` epochs pass without a
+            better validation loss (or ``max_epochs`` would be reached), then linearly down
+            to 0, per step, over ``ceil(anneal_fraction * epochs so far)`` more epochs, after
+            which training stops (``patience`` does not stop it during the anneal).
+            ``lr_decay`` multiplies on top of any schedule.
+        warmup_epochs: linear warm-up of the rate over this many (fractional) epochs.
+        anneal_fraction: length of the ``"anneal"`` phase relative to the epochs before it.
         device: training device (batches are requested there).
         checkpoint_dir: folder for ``checkpoint.safetensors``/``checkpoint.json``, written
             after every epoch; an existing checkpoint there is resumed.
@@ -223,6 +268,17 @@ def fit(
     start = time.perf_counter()
     if time_limit_s is not None and not time_limit_s > 0:
         fail("time_limit_s", "a positive number of seconds or None", time_limit_s)
+    if lr_schedule not in LR_SCHEDULES:
+        fail("lr_schedule", f"one of {LR_SCHEDULES}", lr_schedule)
+    if not warmup_epochs >= 0:
+        fail("warmup_epochs", "a number of epochs >= 0", warmup_epochs)
+    if not anneal_fraction > 0:
+        fail("anneal_fraction", "a fraction > 0", anneal_fraction)
+    scheduled = lr_schedule != "constant" or warmup_epochs > 0
+    num_train = getattr(source, "num_train", None)
+    steps_per_epoch = max(math.ceil(num_train / batch_size), 1) if num_train else 1
+    # decay: product of the plateau decays (lr_decay) so far; anneal: (start, length) epochs
+    sched: dict[str, Any] = {"decay": 1.0, "anneal": None}
     gen = torch.Generator().manual_seed(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _adam(params, learning_rate, device)
@@ -237,7 +293,8 @@ def fit(
         ckpt.mkdir(parents=True, exist_ok=True)
         loaded = _load(ckpt, model, opt, gen, fingerprint, device)
         if loaded is not None:
-            best, summary, bad = loaded
+            best, summary, bad, saved = loaded
+            sched.update(saved)
     has_val = bool(source.num_val)
     done = summary.stopped_early or summary.epochs >= max_epochs
     summary.stopped_by_time = False
@@ -261,7 +318,17 @@ def fit(
         set_mode(True)
         total = torch.zeros((), device=device, dtype=torch.float64)
         count = 0
-        for theta, x in source.train_batches(batch_size, gen, device):
+        for step, (theta, x) in enumerate(source.train_batches(batch_size, gen, device)):
+            if scheduled:
+                f = _schedule_factor(
+                    lr_schedule,
+                    epoch + step / steps_per_epoch,
+                    warmup_epochs,
+                    max_epochs,
+                    sched["anneal"],
+                )
+                for group in opt.param_groups:
+                    group["lr"] = learning_rate * sched["decay"] * f
             loss = loss_fn(theta, x, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -294,12 +361,21 @@ def fit(
         else:
             bad += 1
             if lr_decay is not None and bad % lr_patience == 0:
+                sched["decay"] *= lr_decay
                 for group in opt.param_groups:
                     group["lr"] *= lr_decay
-        if bad >= patience:
+        if lr_schedule == "anneal":
+            done_epochs = epoch + 1
+            if sched["anneal"] is None:
+                length = max(math.ceil(anneal_fraction * done_epochs), 1)
+                if bad >= lr_patience or done_epochs + length >= max_epochs:
+                    sched["anneal"] = (done_epochs, length)
+            elif done_epochs >= sched["anneal"][0] + sched["anneal"][1]:
+                summary.stopped_early = True
+        elif bad >= patience:
             summary.stopped_early = True
         if ckpt is not None:
-            _save(ckpt, model, best, opt, gen, summary, bad, fingerprint)
+            _save(ckpt, model, best, opt, gen, summary, bad, fingerprint, sched)
         longest = max(longest, time.perf_counter() - t_epoch)
         if summary.stopped_early:
             break
