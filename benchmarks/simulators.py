@@ -8,9 +8,17 @@ table and writes ``benchmarks/results/simulators.json``. A pyloric section is ad
 ``benchmarks/simulators_pyloric.py`` exists (its ``run()`` or ``run_pyloric_cpu()``,
 returning a dict).
 
-Usage: ``python benchmarks/simulators.py [--quick] [--hh-only] [--out PATH]``; jaxley runs
-at each neurodyn batch size (10^5 as ten calls of 10^4, like the traces), and every ratio is
-against jaxley at the same batch, in wall time and per CPU-second.
+Usage: ``python benchmarks/simulators.py [--quick] [--hh-only] [--rounds R] [--out PATH]``;
+jaxley runs at each neurodyn batch size (10^5 as ten calls of 10^4, like the traces), and every
+ratio is against jaxley at the same batch, in wall time and per CPU-second.
+
+Each tool runs in its own fresh process (``--worker jaxley|neurodyn``), and the two alternate
+``R`` times (default 2): jaxley, neurodyn, jaxley, neurodyn. Session 10 found that neurodyn
+rows timed in the process that had just run jaxley were slower (2 threads, quiet VM: 10^4
+features 69-84k sims/s right after jaxley vs 105k for traces a few seconds later), so one
+process per tool keeps XLA's thread pool and allocations out of the other tool's timing. A
+row's ratio is the median over rounds of (neurodyn / jaxley) from adjacent processes; the
+range over rounds is printed too.
 """
 
 from __future__ import annotations
@@ -146,54 +154,112 @@ def compile_times() -> dict:
     return {"fresh_process_first_call_s": float(out.stdout.strip().splitlines()[-1])}
 
 
+def _worker(tool: str, sizes: tuple[int, ...]) -> list[dict]:
+    """Run one tool's rows in this process (``--worker``); prints them as one JSON line."""
+    rows: list[dict] = []
+    if tool == "jaxley":
+        for num in sizes:
+            row = bench_jaxley(num)
+            if row is None:
+                break
+            rows.append(row)
+    else:
+        for num in sizes:
+            for output in ("features", "trace"):
+                for noise in (True, False):
+                    rows.append(bench_neurodyn(num, output, noise))
+    return rows
+
+
+def _spawn(tool: str, sizes: tuple[int, ...]) -> list[dict]:
+    import subprocess
+
+    cmd = [sys.executable, __file__, "--worker", tool, "--sizes", *map(str, sizes)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(f"{tool} worker failed:\n{out.stderr[-3000:]}")
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("ROWS "):
+            return json.loads(line[5:])
+    return []
+
+
+def _key(r: dict) -> tuple:
+    return (r["tool"], r["batch"], r["output"], r["noise"])
+
+
 def main() -> None:
+    if "-h" in sys.argv or "--help" in sys.argv:
+        print(__doc__)
+        return
+    if "--worker" in sys.argv:
+        tool = sys.argv[sys.argv.index("--worker") + 1]
+        i = sys.argv.index("--sizes")
+        sizes = tuple(int(a) for a in sys.argv[i + 1 :] if a.isdigit())
+        print("ROWS " + json.dumps(_worker(tool, sizes)), flush=True)
+        return
     quick = "--quick" in sys.argv
     sizes = (10**3,) if quick else (10**4, 10**5)
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
     res: dict = {
         "machine": os.environ.get("NEURODYN_MACHINE", "2-core CPU (shared, noisy)"),
         "dt_ms": DT,
         "t_max_ms": T_MAX,
         "dtype": "float32",
         "numba_threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
+        "protocol": "one fresh process per tool, alternating jaxley/neurodyn, "
+        f"{rounds} rounds; ratio = median over rounds of adjacent-process ratios",
     }
     res["compile"] = compile_times()
     print("first call in a fresh process:", res["compile"], flush=True)
-    rows = []
-    jx_rows = {}
-    for num in sizes:
-        jx_row = bench_jaxley(num)
-        if jx_row:
-            rows.append(jx_row)
-            jx_rows[num] = jx_row
+    per_round: list[dict] = []
+    for k in range(rounds):
+        jx = _spawn("jaxley", sizes)
+        nd = _spawn("neurodyn", sizes)
+        jx_by = {r["batch"]: r for r in jx}
+        for r in nd:
+            if r["batch"] in jx_by:
+                r["ratio_vs_jaxley"] = r["sims_per_s"] / jx_by[r["batch"]]["sims_per_s"]
+                r["ratio_vs_jaxley_cpu_s"] = (
+                    r["sims_per_cpu_s"] / jx_by[r["batch"]]["sims_per_cpu_s"]
+                )
+        for r in jx + nd:
+            r["round"] = k
             print(
-                f"{jx_row['tool']:16s} {num:>7d} trace     noise=False "
-                f"{jx_row['sims_per_s']:9.0f} sims/s",
+                f"round {k} {r['tool']:16s} {r['batch']:>7d} {r['output']:9s} "
+                f"noise={r['noise']!s:5s} {r['sims_per_s']:9.0f} sims/s",
                 flush=True,
             )
-    for num in sizes:
-        for output in ("features", "trace"):
-            for noise in (True, False):
-                rows.append(bench_neurodyn(num, output, noise))
-                r = rows[-1]
-                print(
-                    f"{r['tool']:16s} {num:>7d} {output:9s} noise={noise!s:5s} "
-                    f"{r['sims_per_s']:9.0f} sims/s",
-                    flush=True,
-                )
-    for r in rows:
-        if r["tool"] == "neurodyn" and r["batch"] in jx_rows:
-            r["ratio_vs_jaxley"] = r["sims_per_s"] / jx_rows[r["batch"]]["sims_per_s"]
-            r["ratio_vs_jaxley_cpu_s"] = r["sims_per_cpu_s"] / jx_rows[r["batch"]]["sims_per_cpu_s"]
+        per_round.extend(jx + nd)
+    rows = []
+    for key in dict.fromkeys(_key(r) for r in per_round):
+        rs = [r for r in per_round if _key(r) == key]
+        row = {
+            "tool": key[0],
+            "batch": key[1],
+            "output": key[2],
+            "noise": key[3],
+            "sims_per_s": float(np.median([r["sims_per_s"] for r in rs])),
+            "sims_per_cpu_s": float(np.median([r["sims_per_cpu_s"] for r in rs])),
+        }
+        for name in ("ratio_vs_jaxley", "ratio_vs_jaxley_cpu_s"):
+            vals = [r[name] for r in rs if name in r]
+            if vals:
+                row[name] = float(np.median(vals))
+                row[name + "_range"] = [float(min(vals)), float(max(vals))]
+        rows.append(row)
     res["rows"] = rows
+    res["rounds"] = per_round
     print(
         f"\n{'tool':16s} {'batch':>7s} {'output':9s} {'noise':5s} {'sims/s':>9s} "
-        f"{'/cpu-s':>8s} {'x jaxley':>8s} {'x /cpu-s':>8s}"
+        f"{'/cpu-s':>8s} {'x jaxley':>8s} {'(range)':>11s} {'x /cpu-s':>8s}"
     )
     for r in rows:
+        lo, hi = r.get("ratio_vs_jaxley_range", (float("nan"), float("nan")))
         print(
             f"{r['tool']:16s} {r['batch']:>7d} {r['output']:9s} {r['noise']!s:5s} "
             f"{r['sims_per_s']:9.0f} {r['sims_per_cpu_s']:8.0f} "
-            f"{r.get('ratio_vs_jaxley', float('nan')):8.2f} "
+            f"{r.get('ratio_vs_jaxley', float('nan')):8.2f} {lo:5.2f}-{hi:<5.2f} "
             f"{r.get('ratio_vs_jaxley_cpu_s', float('nan')):8.2f}"
         )
     pyl = ROOT / "benchmarks" / "simulators_pyloric.py"
