@@ -152,15 +152,17 @@ def test_anneal_factor_values():
     assert _schedule_factor("anneal", 36.0, 0.0, 1000, (28.0, 8.0)) == 0.0
 
 
-def test_anneal_starts_on_a_plateau_and_stops_after_its_length():
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_anneal_starts_on_a_plateau_and_stops_after_its_length(device):
     """Pure-noise data: no improvement after the first epochs, so the anneal starts after
     lr_patience bad epochs and training ends ceil(fraction * epochs) later, whatever
-    ``patience`` says."""
-    prior = BoxUniform([0.0], [1.0])
+    ``patience`` says (on the GPU too: the schedule runs per step without host syncs)."""
+    prior = BoxUniform([0.0], [1.0], device=device)
     g = torch.Generator().manual_seed(0)
-    theta = torch.rand(400, 1, generator=g)
-    x = torch.randn(400, 1, generator=g)
+    theta = torch.rand(400, 1, generator=g).to(device)
+    x = torch.randn(400, 1, generator=g).to(device)
     cfg = NPEConfig(
+        device=device,
         estimator="maf",
         num_transforms=1,
         hidden_features=8,
@@ -190,3 +192,18 @@ def test_anneal_starts_on_a_plateau_and_stops_after_its_length():
     steps = math.ceil(360 / 64)
     last = s.epochs - 1 + (steps - 1) / steps
     assert s.learning_rate == pytest.approx(1e-2 * (1 - (last - start) / math.ceil(0.5 * start)))
+
+
+@pytest.mark.gpu
+def test_automatic_anneal_trains_on_cuda():
+    """From 5000 pairs the automatic settings anneal (warm-up, higher rate); on CUDA the rate
+    ends below its start and the posterior samples stay on the device."""
+    prior = BoxUniform([-1.0, -1.0], [1.0, 1.0], device="cuda")
+    theta, x = _data(n=6000)
+    cfg = NPEConfig(device="cuda", max_epochs=30)
+    npe = NPE(prior, cfg).append_simulations(theta.cuda(), x.cuda())
+    post = npe.train_and_build(show_progress=False)
+    assert npe.summary.learning_rate < npe.config.resolve(5400, 2).learning_rate
+    s = post.sample((200,), x=torch.tensor([0.3, -0.2], device="cuda"))
+    assert s.device.type == "cuda" and s.shape == (200, 2)
+    assert (s.mean(0).cpu() - torch.tensor([0.3, -0.2])).abs().max() < 0.1
