@@ -251,9 +251,8 @@ def main() -> None:
             + " zmm FMAs per ns"
         )
     print(f"throughput floor of the step loop: {floor_ns:.2f} ns per simulation-step")
-    print(
-        f"  {'model step alone':24s} {step_ns:5.2f} ns ({floor_ns / step_ns:4.0%} of FMA throughput)"
-    )
+    share = floor_ns / step_ns
+    print(f"  {'model step alone':24s} {step_ns:5.2f} ns ({share:4.0%} of FMA throughput)")
     for k, v in measured.items():
         print(f"  {k:24s} {v:5.2f} ns ({floor_ns / v:4.0%} of FMA throughput)")
     out = ROOT / "benchmarks" / "results" / "hh_cpu_floor.json"
