@@ -247,8 +247,8 @@ def _affine_maf_log_prob(flow: nn.Module, z: Tensor, context: Tensor) -> Tensor:
     ~1e-14), without the transform and distribution objects zuko builds on every call, and,
     for plain tanh/ReLU MADEs, as one autograd node with a hand-written backward
     (:class:`_FusedAffineMAF`; gradients equal to autograd's to ~1e-13 in float64). A
-    5-transform MAF training step (batch 256, 5 parameters, one CPU thread): ~2.5 ms through
-    the modules, ~1.6 ms fused.
+    5-transform MAF training step (batch 256, 5 parameters, one CPU thread): 2.7 ms through
+    the modules, 2.2-2.3 ms fused; a whole slcp 10^3 training 1.1-1.3 s -> 0.8-0.9 s.
     ``z`` ``(..., B, D)`` broadcasts against ``context`` ``(B, C)``; returns ``(..., B)``.
     """
     transforms = list(flow.transform.transforms)
