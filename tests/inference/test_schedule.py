@@ -25,6 +25,18 @@ def test_schedule_factor_values():
     assert _schedule_factor("constant", 2.0, 2.0, 10) == 1.0
 
 
+def _small_maf(**settings) -> NPEConfig:
+    """A one-transform MAF of 8 hidden units, batch 100, no early stopping."""
+    return NPEConfig(
+        estimator="maf",
+        num_transforms=1,
+        hidden_features=8,
+        batch_size=100,
+        patience=100,
+        **settings,
+    )
+
+
 def _data(n=600, seed=0):
     g = torch.Generator().manual_seed(seed)
     theta = torch.rand(n, 2, generator=g) * 2 - 1
@@ -34,16 +46,7 @@ def _data(n=600, seed=0):
 def test_cosine_schedule_sets_the_rate_per_step():
     prior = BoxUniform([-1.0, -1.0], [1.0, 1.0])
     theta, x = _data()
-    cfg = NPEConfig(
-        estimator="maf",
-        num_transforms=1,
-        hidden_features=8,
-        batch_size=100,
-        learning_rate=1e-2,
-        lr_schedule="cosine",
-        max_epochs=4,
-        patience=100,
-    )
+    cfg = _small_maf(learning_rate=1e-2, lr_schedule="cosine", max_epochs=4)
     npe = NPE(prior, cfg).append_simulations(theta, x)
     npe.train(show_progress=False)
     s = npe.summary
@@ -63,15 +66,7 @@ def test_cosine_schedule_sets_the_rate_per_step():
 def test_warmup_changes_the_first_epochs_only_in_rate():
     prior = BoxUniform([-1.0, -1.0], [1.0, 1.0])
     theta, x = _data()
-    cfg = NPEConfig(
-        estimator="maf",
-        num_transforms=1,
-        hidden_features=8,
-        batch_size=100,
-        warmup_epochs=1.5,
-        max_epochs=3,
-        patience=100,
-    )
+    cfg = _small_maf(warmup_epochs=1.5, max_epochs=3)
     npe = NPE(prior, cfg).append_simulations(theta, x)
     npe.train(show_progress=False)
     assert npe.summary.learning_rate == pytest.approx(1e-3)  # back at the full rate
