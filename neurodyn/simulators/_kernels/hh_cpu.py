@@ -30,7 +30,13 @@ import math
 import numpy as np
 from numba import njit
 
-from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
+from neurodyn.simulators._kernels.hh_model import (
+    hh_gate_relax,
+    hh_p_relax,
+    hh_rates,
+    hh_steady_state,
+    hh_v_update,
+)
 from neurodyn.simulators._kernels.launch import LANES, run_block_ranges
 from neurodyn.simulators._kernels.mathfn import is_float32
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
@@ -130,6 +136,7 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
     zs = np.zeros((3, L), dtype=theta.dtype)  # the block's next normals (float64: zs[0])
     words = np.empty((4, L), dtype=np.uint32)
     tile = np.empty((L, _TILE), dtype=theta.dtype)
+    rates = np.empty((8, L), dtype=theta.dtype)  # a_m, a_m + b_m, a_h, ..., p_inf, tau_p
     n_real = min(L, num - first)
     for j in range(L):
         v[j] = T(v0)
@@ -166,8 +173,11 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
                     for j in range(L):
                         z[j] = zs[0, j]
             ik = current[k]
+            # the step as three lane loops (V; the rates at the new V; the gates): each loop's
+            # iterations are short independent chains that the core overlaps, where one fused
+            # loop was bound by the latency of its V -> rates -> gates chain
             for j in range(L):
-                v[j], m[j], h[j], n[j], p[j] = hh_step(
+                v[j] = hh_v_update(
                     v[j],
                     m[j],
                     h[j],
@@ -178,11 +188,21 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
                     g_l[j],
                     g_m[j],
                     e_l[j],
-                    vt[j],
-                    tau_max[j],
                     ik + sig[j] * z[j],
                     dtT,
                 )
+            for j in range(L):
+                a_m, b_m, a_h, b_h, a_n, b_n, rates[6, j], rates[7, j] = hh_rates(
+                    v[j], vt[j], tau_max[j]
+                )
+                rates[0, j], rates[1, j] = a_m, a_m + b_m
+                rates[2, j], rates[3, j] = a_h, a_h + b_h
+                rates[4, j], rates[5, j] = a_n, a_n + b_n
+            for j in range(L):
+                m[j] = hh_gate_relax(m[j], rates[0, j], rates[1, j], dtT)
+                h[j] = hh_gate_relax(h[j], rates[2, j], rates[3, j], dtT)
+                n[j] = hh_gate_relax(n[j], rates[4, j], rates[5, j], dtT)
+                p[j] = hh_p_relax(p[j], rates[6, j], rates[7, j], dtT)
         if want_trace:
             t = i % _TILE
             for j in range(L):

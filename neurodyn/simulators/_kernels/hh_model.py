@@ -20,7 +20,16 @@ from numba import njit
 
 from neurodyn.simulators._kernels.mathfn import fexp
 
-__all__ = ["E_K", "E_NA", "hh_steady_state", "hh_step"]
+__all__ = [
+    "E_K",
+    "E_NA",
+    "hh_gate_relax",
+    "hh_p_relax",
+    "hh_rates",
+    "hh_steady_state",
+    "hh_step",
+    "hh_v_update",
+]
 
 #: Reversal potentials (mV) and membrane capacitance (µF/cm²) of the eLife model.
 E_NA = 53.0
@@ -73,8 +82,42 @@ def hh_steady_state(v, vt, tau_max):
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def hh_v_update(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, i_ext, dt):
+    """``V`` after one exponential-Euler step of length ``dt`` (ms), with the gates of the
+    previous step (the first half of :func:`hh_step`; arguments as there)."""
+    T = type(v)
+    m3h = m * m * m * h * g_na
+    n4 = n * n
+    n4 = n4 * n4 * g_k
+    gp = g_m * p
+    g = m3h + n4 + g_leak + gp  # C_M = 1
+    v_inf = (m3h * T(E_NA) + (n4 + gp) * T(E_K) + g_leak * e_leak + i_ext) / g
+    return v_inf + (v - v_inf) * fexp(-dt * g)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def hh_gate_relax(x, a, s, dt):
+    """Gate ``x`` relaxed for ``dt`` (ms) towards ``a / s`` with rate ``s = alpha + beta``
+    (1/ms): ``x_inf + (x - x_inf) exp(-dt s)``."""
+    x_inf = a / s
+    return x_inf + (x - x_inf) * fexp(-dt * s)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def hh_p_relax(p, p_inf, tau_p, dt):
+    """M-current gate ``p`` relaxed for ``dt`` (ms) towards ``p_inf`` with time constant
+    ``tau_p`` (ms)."""
+    return p_inf + (p - p_inf) * fexp(-dt / tau_p)
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
 def hh_step(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, vt, tau_max, i_ext, dt):
     """One exponential-Euler step of length ``dt`` (ms).
+
+    The composition of :func:`hh_v_update`, :func:`hh_rates` at the new ``V`` and the gate
+    relaxations :func:`hh_gate_relax` / :func:`hh_p_relax`. The CUDA kernel calls it per
+    thread; the CPU kernel runs the same three parts as three loops over its lanes (see
+    ``hh_cpu.py``).
 
     Args:
         v, m, h, n, p: state at step ``i - 1`` (mV; gates dimensionless).
@@ -87,20 +130,10 @@ def hh_step(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, vt, tau_max, i_ext, d
     Returns:
         State ``(v, m, h, n, p)`` at step ``i``.
     """
-    T = type(v)
-    m3h = m * m * m * h * g_na
-    n4 = n * n
-    n4 = n4 * n4 * g_k
-    gp = g_m * p
-    g = m3h + n4 + g_leak + gp  # C_M = 1
-    v_inf = (m3h * T(E_NA) + (n4 + gp) * T(E_K) + g_leak * e_leak + i_ext) / g
-    v = v_inf + (v - v_inf) * fexp(-dt * g)
+    v = hh_v_update(v, m, h, n, p, g_na, g_k, g_leak, g_m, e_leak, i_ext, dt)
     a_m, b_m, a_h, b_h, a_n, b_n, p_inf, tau_p = hh_rates(v, vt, tau_max)
-    s = a_m + b_m
-    m = a_m / s + (m - a_m / s) * fexp(-dt * s)
-    s = a_h + b_h
-    h = a_h / s + (h - a_h / s) * fexp(-dt * s)
-    s = a_n + b_n
-    n = a_n / s + (n - a_n / s) * fexp(-dt * s)
-    p = p_inf + (p - p_inf) * fexp(-dt / tau_p)
+    m = hh_gate_relax(m, a_m, a_m + b_m, dt)
+    h = hh_gate_relax(h, a_h, a_h + b_h, dt)
+    n = hh_gate_relax(n, a_n, a_n + b_n, dt)
+    p = hh_p_relax(p, p_inf, tau_p, dt)
     return v, m, h, n, p

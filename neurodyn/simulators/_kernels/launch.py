@@ -30,8 +30,8 @@ __all__ = [
     "run_block_ranges",
 ]
 
-#: Simulations per CPU block (SIMD lanes; 32 float32 = two AVX-512 registers).
-LANES = 32
+#: Simulations per CPU block (SIMD lanes; 64 float32 = four AVX-512 registers).
+LANES = 64
 #: CUDA threads per block (one simulation per thread).
 THREADS_PER_BLOCK = 128
 
