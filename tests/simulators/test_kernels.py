@@ -28,6 +28,7 @@ from neurodyn.simulators._kernels.rng import (
     philox_words32,
     resolve_seeds,
 )
+from neurodyn.simulators._kernels.simd import block_width, prefetch_write, transpose_block
 from neurodyn.simulators._kernels.spikes import is_spike, spike_count_update
 
 
@@ -434,6 +435,16 @@ def _spike_rules(c0, c1, c2, s, last, count, dt, dedup):
     return ref, got
 
 
+@njit
+def _spike_rules_float(c0, c1, c2, s, last, count, dt, dedup):
+    n = c0.size
+    got = np.empty((n, 2), dtype=np.int64)
+    for i in range(n):
+        a, b = _spike_lanes(c0[i], c1[i], c2[i], s[i], s[i] * dt, last[i], count[i], dt, dedup)
+        got[i, 0], got[i, 1] = int(a), int(b)
+    return None, got
+
+
 def test_branch_free_spike_rule_equals_spikes_module():
     """hh_cpu's lane form of the spike rule equals spikes.is_spike + spike_count_update, at the
     threshold, on ties, with NaN and at the de-duplication boundary (20 steps of 0.025 ms)."""
@@ -446,6 +457,32 @@ def test_branch_free_spike_rule_equals_spikes_module():
     count = rng.integers(0, 5, n)
     ref, got = _spike_rules(c0, c1, c2, s, last, count, 0.025, 0.5)
     np.testing.assert_array_equal(got, ref)
+    # the kernel's form: sample index, last spike and count held as float64
+    _, got_f = _spike_rules_float(
+        c0, c1, c2, s.astype(float), last.astype(float), count.astype(float), 0.025, 0.5
+    )
+    np.testing.assert_array_equal(got_f, ref)
     detected = ref[:, 0] == s  # ``last`` moves to ``s`` on a spike (it is never ``s`` before)
     kept = ref[:, 1] - count
     assert kept.sum() > 100 and (detected & (kept == 0)).sum() > 100  # counted and de-duplicated
+
+
+@njit
+def _transpose_at(src, u0, j0, dst, r0, c0):
+    transpose_block(src, u0, j0, dst, r0, c0)
+    prefetch_write(dst, r0, c0)  # a hint only: must not change anything
+    return block_width(src)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_simd_block_transpose(dtype):
+    """transpose_block moves exactly one N x N block (N = 64 bytes / itemsize), transposed,
+    and touches nothing else of the destination."""
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((37, 70)).astype(dtype)
+    dst = rng.standard_normal((50, 61)).astype(dtype)
+    expected = dst.copy()
+    n = _transpose_at(src, 3, 5, dst, 7, 9)
+    assert n == 64 // np.dtype(dtype).itemsize
+    expected[7 : 7 + n, 9 : 9 + n] = src[3 : 3 + n, 5 : 5 + n].T
+    np.testing.assert_array_equal(dst, expected)

@@ -41,14 +41,20 @@ from neurodyn.simulators._kernels.launch import LANES, run_block_ranges
 from neurodyn.simulators._kernels.mathfn import is_float32
 from neurodyn.simulators._kernels.moments import central_moments, moments_add
 from neurodyn.simulators._kernels.rng import box_muller32, normal_pair, philox_words32
+from neurodyn.simulators._kernels.simd import block_width, prefetch_write, transpose_block
 from neurodyn.simulators._kernels.spikes import THRESHOLD_MV, clip_at_threshold
 
 __all__ = ["NUM_ONLINE_FEATURES", "finalize_features", "hh_cpu_kernel"]
 
 #: Columns of the online feature output: the 7 eLife features and the 5th standardised moment.
 NUM_ONLINE_FEATURES = 8
-#: Steps per trace tile (lane-major ``(LANES, _TILE)`` buffer, copied out in row segments).
+#: Steps per trace tile (time-major ``(_TILE, LANES)`` buffer, transposed out in SIMD blocks;
+#: a multiple of :func:`~neurodyn.simulators._kernels.simd.block_width`).
 _TILE = 16
+#: Trace tiles ahead whose destination is prefetched at a tile's copy-out.
+_PREFETCH = 2
+#: Steps per feature tile (time-major ``(_FTILE, LANES)`` buffer; see ``_features_tile``).
+_FTILE = 8
 
 
 @njit(inline="always", error_model="numpy")
@@ -58,7 +64,9 @@ def _spike_lanes(c0, c1, c2, s, s_dt, last, count, dt, dedup):
     The same comparisons and the same ``s * dt - last * dt`` (``s_dt`` is ``s * dt``), combined
     with ``&``/``|`` instead of ``and``/``or``: the short-circuit forms compiled to branches and
     masked scatters in the lane loop (0.7 vs 0.15 ns per simulation-step); results are equal
-    (``tests/simulators/test_kernels.py`` checks against ``spikes.py``).
+    (``tests/simulators/test_kernels.py`` checks against ``spikes.py``). The kernel keeps
+    ``s``, ``last`` and ``count`` as float64 (exact integers) next to the other float64
+    feature accumulators; integer arguments work too.
     """
     spike = (c0 > THRESHOLD_MV) & (c1 >= c0) & (c2 < c1)
     keep = spike & ((last < 0) | ((s_dt - last * dt) > dedup))
@@ -102,6 +110,129 @@ def finalize_features(
             out[row, k] = nan
 
 
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _feature_sample(f, x, i, windows, dt, dedup):
+    """One lane's online features ``f`` (a 14-tuple: rest_sum, sd_shift, sd1, sd2, st_shift,
+    st1..st5, the clipped V of the previous two samples, the last spike sample (-1: none), the
+    spike count) after sample ``i`` with value ``x`` (float64); the eLife windows, moments and
+    spike rule of ``moments.py`` / ``spikes.py`` (``_spike_lanes``'s branch-free form)."""
+    rest, sd_shift, q1, q2, st_shift, s1, s2, s3, s4, s5, c1, c2, last, cnt = f
+    rest_end, sd0, sd1, st0, st1 = windows[0], windows[1], windows[2], windows[3], windows[4]
+    if i < rest_end:
+        rest += x
+    if i == sd0:
+        sd_shift = x
+    if sd0 <= i < sd1:
+        d = x - sd_shift
+        q1 += d
+        q2 += d * d
+    if i == st0:
+        st_shift = x
+    if st0 <= i < st1:
+        s1, s2, s3, s4, s5 = moments_add(s1, s2, s3, s4, s5, x - st_shift)
+    c0 = clip_at_threshold(x)
+    s = i - 2
+    if st0 <= s < st1:
+        last, cnt = _spike_lanes(c2, c1, c0, float(s), s * dt, last, cnt, dt, dedup)
+    return rest, sd_shift, q1, q2, st_shift, s1, s2, s3, s4, s5, c0, c1, last, cnt
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _stim_sample(f, x, s, s_dt, dt, dedup):
+    """:func:`_feature_sample` for a sample ``i`` inside the stimulus window whose spike
+    sample ``s = i - 2`` (float; ``s_dt = s * dt``) is inside it too: moments and spike rule
+    only."""
+    rest, sd_shift, q1, q2, st_shift, s1, s2, s3, s4, s5, c1, c2, last, cnt = f
+    s1, s2, s3, s4, s5 = moments_add(s1, s2, s3, s4, s5, x - st_shift)
+    c0 = clip_at_threshold(x)
+    last, cnt = _spike_lanes(c2, c1, c0, s, s_dt, last, cnt, dt, dedup)
+    return rest, sd_shift, q1, q2, st_shift, s1, s2, s3, s4, s5, c0, c1, last, cnt
+
+
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def _features_tile(vt, n, i0, L, acc, windows, dt, dedup):
+    """Add samples ``i0 .. i0 + n - 1`` (time-major tile ``vt[u, j]``) of ``L`` lanes to the
+    online features ``acc`` (``(14, L)`` float64, rows as the tuple of ``_feature_sample``).
+
+    For a full tile (``n == _FTILE``) lanes are the outer loop and the tile's samples are
+    written out one by one: a lane's accumulators stay in registers over the tile and the
+    lane loop vectorises (one SIMD register of lanes per iteration), where the step-by-step
+    form loaded and stored every accumulator once per step (and LLVM left it scalar: it
+    cannot tell the lane arrays apart). Full tiles inside the stimulus window (most of them)
+    take a branch-free path with only the moments and the spike rule.
+    """
+    st0, st1 = windows[3], windows[4]
+    if n == _FTILE and st0 + 2 <= i0 and i0 + _FTILE <= st1:
+        sf = (
+            float(i0 - 2), float(i0 - 1), float(i0), float(i0 + 1),
+            float(i0 + 2), float(i0 + 3), float(i0 + 4), float(i0 + 5),
+        )  # fmt: skip  # the spike samples s = i - 2
+        for j in range(L):
+            f = _load_lane(acc, j)
+            f = _stim_sample(f, float(vt[0, j]), sf[0], sf[0] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[1, j]), sf[1], sf[1] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[2, j]), sf[2], sf[2] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[3, j]), sf[3], sf[3] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[4, j]), sf[4], sf[4] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[5, j]), sf[5], sf[5] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[6, j]), sf[6], sf[6] * dt, dt, dedup)
+            f = _stim_sample(f, float(vt[7, j]), sf[7], sf[7] * dt, dt, dedup)
+            _store_lane(acc, j, f)
+    elif n == _FTILE:
+        for j in range(L):
+            f = _load_lane(acc, j)
+            f = _feature_sample(f, float(vt[0, j]), i0, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[1, j]), i0 + 1, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[2, j]), i0 + 2, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[3, j]), i0 + 3, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[4, j]), i0 + 4, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[5, j]), i0 + 5, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[6, j]), i0 + 6, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[7, j]), i0 + 7, windows, dt, dedup)
+            _store_lane(acc, j, f)
+    else:
+        for j in range(L):
+            f = _load_lane(acc, j)
+            for u in range(n):
+                f = _feature_sample(f, float(vt[u, j]), i0 + u, windows, dt, dedup)
+            _store_lane(acc, j, f)
+
+
+@njit(inline="always", error_model="numpy", cache=True)
+def _load_lane(acc, j):
+    """Lane ``j``'s 14 online-feature accumulators (see :func:`_feature_sample`)."""
+    return (
+        acc[0, j], acc[1, j], acc[2, j], acc[3, j], acc[4, j], acc[5, j], acc[6, j],
+        acc[7, j], acc[8, j], acc[9, j], acc[10, j], acc[11, j], acc[12, j], acc[13, j],
+    )  # fmt: skip
+
+
+@njit(inline="always", error_model="numpy", cache=True)
+def _store_lane(acc, j, f):
+    for k in range(14):
+        acc[k, j] = f[k]
+
+
+@njit(inline="always", error_model="numpy", cache=True)
+def _trace_tile_out(tile, i0, trace, first, n_real):
+    """Copy a full time-major tile ``tile[u, j]`` (``_TILE`` steps from ``i0``) into the rows
+    ``trace[first + j, i0 + u]`` of the block's ``n_real`` real lanes: SIMD block transposes
+    (:func:`~neurodyn.simulators._kernels.simd.transpose_block`) for whole groups of lanes,
+    element by element for the rest."""
+    w = block_width(tile)
+    n_full = n_real - n_real % w
+    ahead = i0 + _PREFETCH * _TILE
+    if ahead < trace.shape[1]:
+        for j in range(n_real):
+            prefetch_write(trace, first + j, ahead)
+    for j0 in range(0, n_full, w):
+        for u0 in range(0, _TILE, w):
+            transpose_block(tile, u0, j0, trace, first + j0, i0 + u0)
+    for j in range(n_full, n_real):
+        for u in range(_TILE):
+            trace[first + j, i0 + u] = tile[u, j]
+
+
 @njit(fastmath=True, error_model="numpy", cache=True)
 def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, features, trace):
     """Simulate lane block ``b`` (simulations ``b*LANES ...``); see :func:`hh_cpu_kernel`."""
@@ -135,15 +266,17 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
     z = np.zeros(L, dtype=theta.dtype)
     zs = np.zeros((3, L), dtype=theta.dtype)  # the block's next normals (float64: zs[0])
     words = np.empty((4, L), dtype=np.uint32)
-    tile = np.empty((L, _TILE), dtype=theta.dtype)
+    tile = np.empty((_TILE, L), dtype=theta.dtype)  # trace tile, time-major
     rates = np.empty((8, L), dtype=theta.dtype)  # a_m, a_m + b_m, a_h, ..., p_inf, tau_p
     n_real = min(L, num - first)
     for j in range(L):
         v[j] = T(v0)
         m[j], h[j], n[j], p[j] = hh_steady_state(v[j], vt[j], tau_max[j])
-    acc = np.zeros((12, L))  # rest_sum, sd_shift, sd1, sd2, st_shift, st1..st5, c1, c2
-    cnt = np.zeros(L, dtype=np.int64)
-    last = np.full(L, -1, dtype=np.int64)
+    # online features per lane: rest_sum, sd_shift, sd1, sd2, st_shift, st1..st5, the clipped
+    # V of the last two steps, the last spike sample (-1: none) and the spike count
+    acc = np.zeros((14, L))
+    acc[12] = -1.0
+    vtile = np.empty((_FTILE, L), dtype=theta.dtype)  # V of the current tile, time-major
     dtT = T(dt)
     for i in range(n_steps):
         if i > 0:
@@ -206,59 +339,26 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
         if want_trace:
             t = i % _TILE
             for j in range(L):
-                tile[j, t] = v[j]
-            if t == _TILE - 1 or i == n_steps - 1:
+                tile[t, j] = v[j]
+            if t == _TILE - 1:
+                _trace_tile_out(tile, i - t, trace, first, n_real)
+            elif i == n_steps - 1:
                 i0 = i - t
                 for j in range(n_real):
                     for u in range(t + 1):
-                        trace[first + j, i0 + u] = tile[j, u]
+                        trace[first + j, i0 + u] = tile[u, j]
         if want_feat:
-            if i < rest_end:
-                for j in range(L):
-                    acc[0, j] += float(v[j])
-            if i == sd0:
-                for j in range(L):
-                    acc[1, j] = float(v[j])
-            if sd0 <= i < sd1:
-                for j in range(L):
-                    d = float(v[j]) - acc[1, j]
-                    acc[2, j] += d
-                    acc[3, j] += d * d
-            if i == st0:
-                for j in range(L):
-                    acc[4, j] = float(v[j])
-            if st0 <= i < st1:
-                for j in range(L):
-                    acc[5, j], acc[6, j], acc[7, j], acc[8, j], acc[9, j] = moments_add(
-                        acc[5, j],
-                        acc[6, j],
-                        acc[7, j],
-                        acc[8, j],
-                        acc[9, j],
-                        float(v[j]) - acc[4, j],
-                    )
-            s = i - 2
-            if st0 <= s < st1:
-                s_dt = s * dt
-                for j in range(L):
-                    last[j], cnt[j] = _spike_lanes(
-                        acc[11, j],
-                        acc[10, j],
-                        clip_at_threshold(float(v[j])),
-                        s,
-                        s_dt,
-                        last[j],
-                        cnt[j],
-                        dt,
-                        dedup,
-                    )
+            t = i % _FTILE
             for j in range(L):
-                acc[11, j] = acc[10, j]
-                acc[10, j] = clip_at_threshold(float(v[j]))
+                vtile[t, j] = v[j]
+            if t == _FTILE - 1:
+                _features_tile(vtile, _FTILE, i - t, L, acc, windows, dt, dedup)
+            elif i == n_steps - 1:
+                _features_tile(vtile, t + 1, i - t, L, acc, windows, dt, dedup)
     if want_feat:
         for j in range(n_real):
             finalize_features(
-                cnt[j],
+                acc[13, j],
                 rest_end,
                 acc[0, j],
                 sd1 - sd0,
