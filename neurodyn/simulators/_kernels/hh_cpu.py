@@ -255,6 +255,7 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
         seed[j] = seeds[r]
     g_na, g_k, g_l, g_m = par[0], par[1], par[2], par[3]
     tau_max = par[4].copy()
+    inv_tau_max = T(1.0) / tau_max
     vt = -par[5]
     sig = par[6] / T(math.sqrt(dt))
     e_l = -par[7]
@@ -267,7 +268,7 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
     zs = np.zeros((3, L), dtype=theta.dtype)  # the block's next normals (float64: zs[0])
     words = np.empty((4, L), dtype=np.uint32)
     tile = np.empty((_TILE, L), dtype=theta.dtype)  # trace tile, time-major
-    rates = np.empty((8, L), dtype=theta.dtype)  # a_m, a_m + b_m, a_h, ..., p_inf, tau_p
+    rates = np.empty((8, L), dtype=theta.dtype)  # a_m, a_m + b_m, a_h, ..., p_inf, 1/tau_p
     n_real = min(L, num - first)
     for j in range(L):
         v[j] = T(v0)
@@ -326,7 +327,7 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
                 )
             for j in range(L):
                 a_m, b_m, a_h, b_h, a_n, b_n, rates[6, j], rates[7, j] = hh_rates(
-                    v[j], vt[j], tau_max[j]
+                    v[j], vt[j], inv_tau_max[j]
                 )
                 rates[0, j], rates[1, j] = a_m, a_m + b_m
                 rates[2, j], rates[3, j] = a_h, a_h + b_h
