@@ -8,19 +8,29 @@ the model arithmetic (with the polynomial ``fexp``). Trace output writes ``V`` p
 feature output accumulates the 7 eLife features (plus the 5th standardised moment) online, so
 nothing of length ``num_steps`` is stored.
 
+One step is three lane loops: ``V`` (:func:`~.hh_model.hh_v_update`), the rates at the new
+``V`` (:func:`~.hh_model.hh_rates`, into a small ``rates`` buffer) and the gates. Written as
+one loop (``hh_step`` per lane, as the CUDA kernel does per thread) the step was a chain of
+dependent ``exp`` evaluations that the core could not overlap across lanes (latency-bound:
+16, 32 and 64 lanes all ~2.9 ns per simulation-step); three short loops over 64 lanes give the
+core independent iterations to overlap (2.0-2.1 ns).
+
 Noise: step ``k`` uses normal ``k & 3`` of :func:`~neurodyn.simulators._kernels.rng.normal_quad`
 at block ``k >> 2`` (the CUDA kernel draws the same stream). In float32 the block is computed
 in two lane loops, the Philox rounds (64-bit lanes) into ``uint32`` words, then Box-Muller in
 32-bit lanes (twice the SIMD width of one fused loop, whose vector width the 64-bit integers
 set); float64 keeps ``normal_pair`` per two steps (the same normals).
 
-Where the time goes (float32, 120 ms at dt 0.025 ms, one thread, thread CPU time per
-simulation-step on a 2-core AVX-512 VM; ``benchmarks/results/hh_noise_notes.md``): model step
-~3.8 ns; noise ~1.4 ns as one fused ``normal_pair`` loop, ~0.7 ns as above; trace output
-~0.9 ns as one strided store per step and lane, ~0.35 ns through a lane-major tile of
-:data:`_TILE` steps copied out in row segments; features ~1.2 ns, of which the spike rule took
-0.7 ns while written with ``and``/``or`` (branches and masked scatters in the lane loop) and
-~0.15 ns branch-free (:func:`_spike_lanes`).
+Outputs go through time-major tiles (``tile[u, j]``: one vector store per step). Traces: every
+``_TILE`` steps :func:`~neurodyn.simulators._kernels.simd.transpose_block` moves 16 x 16
+blocks into the rows of ``trace`` (a per-step strided store compiled to ``vscatterdps``).
+Features: every ``_FTILE`` steps :func:`_features_tile` runs the lanes as its outer loop, so a
+lane's accumulators stay in registers over the tile's samples (updated once per step in lane
+arrays, LLVM had left that code scalar).
+
+Where the time goes (float32, 120 ms at dt 0.025 ms, one thread on the 2-core AVX-512 VM, ns
+per simulation-step, session 11): model step and loop ~2.0; noise +0.55 (Philox ~0.24,
+Box-Muller ~0.26); features +0.5; traces +0.3-0.45 (the copy-out and the memory traffic).
 """
 
 from __future__ import annotations
