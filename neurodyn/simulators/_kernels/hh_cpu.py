@@ -63,7 +63,8 @@ NUM_ONLINE_FEATURES = 8
 _TILE = 16
 #: Trace tiles ahead whose destination is prefetched at a tile's copy-out.
 _PREFETCH = 2
-#: Steps per feature tile (time-major ``(_FTILE, LANES)`` buffer; see ``_features_tile``).
+#: Steps per feature tile (time-major ``(_FTILE, LANES)`` buffer; ``_features_tile`` writes its
+#: full-tile paths out sample by sample for exactly 8).
 _FTILE = 8
 
 
