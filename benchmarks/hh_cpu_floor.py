@@ -4,20 +4,24 @@ The float32 step loop (one exponential-Euler step of :data:`LANES` simulations) 
 SIMD code dominated by multiply/FMA instructions (the ten ``exp`` polynomials, the rate
 functions, the Newton steps of the reciprocals). This script
 
-1. compiles the kernel afresh (numba cannot show the assembly of cached code; ~25 s) and finds
-   the hot loop: the innermost loop with the most floating-point multiply/FMA instructions;
+1. compiles afresh (numba cannot show the assembly of cached code) the model step alone as one
+   lane loop (``hh_step`` per lane) and finds its hot loop: the innermost loop with the most
+   floating-point multiply/FMA instructions, one exponential-Euler step of 16 lanes (the kernel
+   runs the same arithmetic as three lane loops, see ``hh_cpu.py``);
 2. counts its multiply/FMA-class vector instructions (zmm = 16 float32 lanes);
 3. measures the core's FMA throughput: 12 independent chains of 32 FMAs per element (a single
    chain per element measures latency, not throughput: that mistake gave a floor twice too
    high in this script's first version);
 4. measures the same loop on every CPU of the affinity mask at once (SMT siblings share the
    FMA units: on the 2-vCPU development VM each then gets about half);
-5. times the model step alone (``hh_step`` over 32 lanes, no noise, features or trace) and the
-   kernel (one thread, noise-free and noisy, features and traces);
+5. times the model step alone as one loop (``hh_step`` over 32 lanes) and as the kernel's three
+   loops over 64 lanes (no noise, features or trace), and the kernel (one thread, noise-free
+   and noisy, features and traces);
 
 and prints ``throughput floor = FMA-class instructions per lane-step / FMA rate`` against the
 measured times. The step is a chain of dependent ``exp`` evaluations (V, then the rates at
-the new V, then each gate's relaxation), so it does not reach the throughput floor.
+the new V, then each gate's relaxation): as one loop it is bound by that chain's latency; as
+three loops (the kernel's form) it comes closer to the floor.
 
 Usage: ``taskset -c 1 env NUMBA_NUM_THREADS=1 python benchmarks/hh_cpu_floor.py [--out PATH]``
 (writes ``benchmarks/results/hh_cpu_floor.json``); run it without ``taskset`` to see the
@@ -136,10 +140,19 @@ def concurrent_fma_rates(seconds: float = 3.0) -> list[float]:
     return rates
 
 
-def pure_step_ns(lanes: int = 32, steps: int = 48_000) -> float:
-    """ns per simulation-step of ``hh_step`` alone over ``lanes`` float32 lanes (parameters
-    from the middle of the eLife prior box, a step current)."""
-    from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
+def pure_step_ns(lanes: int = 32, steps: int = 48_000, split: bool = False) -> tuple[float, str]:
+    """ns per simulation-step of the model step alone over ``lanes`` float32 lanes (parameters
+    from the middle of the eLife prior box, a step current): ``hh_step`` in one lane loop, or
+    (``split``) the kernel's three lane loops (V; rates at the new V; gates). Also returns the
+    assembly of the compiled loop function."""
+    from neurodyn.simulators._kernels.hh_model import (
+        hh_gate_relax,
+        hh_p_relax,
+        hh_rates,
+        hh_steady_state,
+        hh_step,
+        hh_v_update,
+    )
 
     @njit(fastmath=True, error_model="numpy")
     def run(par, n_steps, dt):
@@ -151,8 +164,30 @@ def pure_step_ns(lanes: int = 32, steps: int = 48_000) -> float:
         p = np.empty(lanes, np.float32)
         for j in range(lanes):
             m[j], h[j], n[j], p[j] = hh_steady_state(v[j], par[5, j], par[4, j])
+        rates = np.empty((8, lanes), np.float32)
+        inv_tau = np.empty(lanes, np.float32)
+        for j in range(lanes):
+            inv_tau[j] = f(1.0) / par[4, j]
         for i in range(n_steps):
             ik = f(0.5) if i > 400 else f(0.0)
+            if split:
+                for j in range(lanes):
+                    v[j] = hh_v_update(
+                        v[j], m[j], h[j], n[j], p[j], par[0, j], par[1, j], par[2, j],
+                        par[3, j], par[7, j], ik, f(dt),
+                    )  # fmt: skip
+                for j in range(lanes):
+                    a_m, b_m, a_h, b_h, a_n, b_n, p_inf, r_p = hh_rates(v[j], par[5, j], inv_tau[j])
+                    rates[0, j], rates[1, j] = a_m, a_m + b_m
+                    rates[2, j], rates[3, j] = a_h, a_h + b_h
+                    rates[4, j], rates[5, j] = a_n, a_n + b_n
+                    rates[6, j], rates[7, j] = p_inf, r_p
+                for j in range(lanes):
+                    m[j] = hh_gate_relax(m[j], rates[0, j], rates[1, j], f(dt))
+                    h[j] = hh_gate_relax(h[j], rates[2, j], rates[3, j], f(dt))
+                    n[j] = hh_gate_relax(n[j], rates[4, j], rates[5, j], f(dt))
+                    p[j] = hh_p_relax(p[j], rates[6, j], rates[7, j], f(dt))
+                continue
             for j in range(lanes):
                 v[j], m[j], h[j], n[j], p[j] = hh_step(
                     v[j],
@@ -184,7 +219,7 @@ def pure_step_ns(lanes: int = 32, steps: int = 48_000) -> float:
         t0 = time.perf_counter()
         run(par, steps, DT)
         best = min(best, time.perf_counter() - t0)
-    return best / steps / lanes * 1e9
+    return best / steps / lanes * 1e9, run.inspect_asm(run.signatures[0])
 
 
 def kernel_ns_per_step(num: int = 4096) -> dict:
@@ -213,17 +248,18 @@ def kernel_ns_per_step(num: int = 4096) -> dict:
 def main() -> None:
     t0 = time.perf_counter()
     from neurodyn.simulators import HodgkinHuxley
-    from neurodyn.simulators._kernels import hh_cpu
 
     HodgkinHuxley(dt=DT, t_max=T_MAX).simulate(torch.rand(2, 8) * 0.1 + 1, seed=0)
     compile_s = time.perf_counter() - t0
-    sig = next(s for s in hh_cpu._hh_blocks.signatures if "float32" in str(s[2]))
-    loop = hot_loop(hh_cpu._hh_blocks.inspect_asm(sig))
+    # the model step's multiply/FMA count, from its one-loop form (the kernel runs the same
+    # arithmetic as three loops, of which the hot-loop finder would see one)
+    step_ns, step_asm = pure_step_ns()
+    split_ns, _ = pure_step_ns(lanes=64, split=True)
+    loop = hot_loop(step_asm)
     # one iteration of the hot loop steps 16 lanes (one zmm register of float32)
     per_lane_step = loop["zmm"] / 16  # zmm multiply/FMA instructions per simulation-step
     rate = fma_rate()  # zmm FMAs per ns, one core
     floor_ns = per_lane_step / rate
-    step_ns = pure_step_ns()
     measured = kernel_ns_per_step()
     concurrent = concurrent_fma_rates()
     res = {
@@ -234,8 +270,10 @@ def main() -> None:
         "fma_zmm_per_ns_all_cpus_at_once": concurrent,
         "throughput_floor_ns_per_sim_step": floor_ns,
         "pure_step_ns_per_sim_step": step_ns,
+        "pure_step_three_loops_64_lanes_ns_per_sim_step": split_ns,
         "kernel_ns_per_sim_step": measured,
         "fraction_of_fma_throughput": {"pure_step": floor_ns / step_ns}
+        | {"pure_step_three_loops": floor_ns / split_ns}
         | {k: floor_ns / v for k, v in measured.items()},
         "threads": 1,
     }
@@ -252,7 +290,11 @@ def main() -> None:
         )
     print(f"throughput floor of the step loop: {floor_ns:.2f} ns per simulation-step")
     share = floor_ns / step_ns
-    print(f"  {'model step alone':24s} {step_ns:5.2f} ns ({share:4.0%} of FMA throughput)")
+    print(f"  {'model step, one loop':24s} {step_ns:5.2f} ns ({share:4.0%} of FMA throughput)")
+    print(
+        f"  {'model step, three loops':24s} {split_ns:5.2f} ns "
+        f"({floor_ns / split_ns:4.0%} of FMA throughput; the kernel's form, 64 lanes)"
+    )
     for k, v in measured.items():
         print(f"  {k:24s} {v:5.2f} ns ({floor_ns / v:4.0%} of FMA throughput)")
     out = ROOT / "benchmarks" / "results" / "hh_cpu_floor.json"
