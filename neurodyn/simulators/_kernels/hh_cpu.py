@@ -122,13 +122,15 @@ def finalize_features(
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
-def _feature_sample(f, x, i, windows, dt, dedup):
+def _feature_sample(f, x, i, w, dt, dedup):
     """One lane's online features ``f`` (a 14-tuple: rest_sum, sd_shift, sd1, sd2, st_shift,
     st1..st5, the clipped V of the previous two samples, the last spike sample (-1: none), the
     spike count) after sample ``i`` with value ``x`` (float64); the eLife windows, moments and
-    spike rule of ``moments.py`` / ``spikes.py`` (``_spike_lanes``'s branch-free form)."""
+    spike rule of ``moments.py`` / ``spikes.py`` (``_spike_lanes``'s branch-free form). ``w``
+    is the 5-tuple of window indices (``windows`` of :func:`hh_cpu_kernel`). The CUDA kernel
+    calls it once per step and thread."""
     rest, sd_shift, q1, q2, st_shift, s1, s2, s3, s4, s5, c1, c2, last, cnt = f
-    rest_end, sd0, sd1, st0, st1 = windows[0], windows[1], windows[2], windows[3], windows[4]
+    rest_end, sd0, sd1, st0, st1 = w
     if i < rest_end:
         rest += x
     if i == sd0:
@@ -172,7 +174,8 @@ def _features_tile(vt, n, i0, L, acc, windows, dt, dedup):
     cannot tell the lane arrays apart). Full tiles inside the stimulus window (most of them)
     take a branch-free path with only the moments and the spike rule.
     """
-    st0, st1 = windows[3], windows[4]
+    w = (windows[0], windows[1], windows[2], windows[3], windows[4])
+    st0, st1 = w[3], w[4]
     if n == _FTILE and st0 + 2 <= i0 and i0 + _FTILE <= st1:
         sf = (
             float(i0 - 2), float(i0 - 1), float(i0), float(i0 + 1),
@@ -192,20 +195,20 @@ def _features_tile(vt, n, i0, L, acc, windows, dt, dedup):
     elif n == _FTILE:
         for j in range(L):
             f = _load_lane(acc, j)
-            f = _feature_sample(f, float(vt[0, j]), i0, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[1, j]), i0 + 1, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[2, j]), i0 + 2, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[3, j]), i0 + 3, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[4, j]), i0 + 4, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[5, j]), i0 + 5, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[6, j]), i0 + 6, windows, dt, dedup)
-            f = _feature_sample(f, float(vt[7, j]), i0 + 7, windows, dt, dedup)
+            f = _feature_sample(f, float(vt[0, j]), i0, w, dt, dedup)
+            f = _feature_sample(f, float(vt[1, j]), i0 + 1, w, dt, dedup)
+            f = _feature_sample(f, float(vt[2, j]), i0 + 2, w, dt, dedup)
+            f = _feature_sample(f, float(vt[3, j]), i0 + 3, w, dt, dedup)
+            f = _feature_sample(f, float(vt[4, j]), i0 + 4, w, dt, dedup)
+            f = _feature_sample(f, float(vt[5, j]), i0 + 5, w, dt, dedup)
+            f = _feature_sample(f, float(vt[6, j]), i0 + 6, w, dt, dedup)
+            f = _feature_sample(f, float(vt[7, j]), i0 + 7, w, dt, dedup)
             _store_lane(acc, j, f)
     else:
         for j in range(L):
             f = _load_lane(acc, j)
             for u in range(n):
-                f = _feature_sample(f, float(vt[u, j]), i0 + u, windows, dt, dedup)
+                f = _feature_sample(f, float(vt[u, j]), i0 + u, w, dt, dedup)
             _store_lane(acc, j, f)
 
 

@@ -1,7 +1,8 @@
 """CUDA kernel of the Hodgkin-Huxley simulator: one thread per simulation, fused time loop.
 
-Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals,
-the online moments and the spike rule are the scalar functions shared with the CPU kernel.
+Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals
+and the online feature update (``hh_cpu._feature_sample``, once per step) are the scalar
+functions of the CPU kernel.
 Traces are written time-major ``(num_steps, num)`` so that a warp's stores are coalesced; the
 caller transposes on the device. Noise: step ``k`` uses normal ``k & 3`` of
 ``normal_quad(seed, k >> 2, 0, ...)``, the stream of the CPU kernel.
@@ -14,10 +15,10 @@ import math
 import numpy as np
 
 from neurodyn.simulators._kernels._cuda import numba_cuda
+from neurodyn.simulators._kernels.hh_cpu import _feature_sample
 from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
-from neurodyn.simulators._kernels.moments import central_moments, moments_add
+from neurodyn.simulators._kernels.moments import central_moments
 from neurodyn.simulators._kernels.rng import normal_quad
-from neurodyn.simulators._kernels.spikes import clip_at_threshold, is_spike, spike_count_update
 
 cuda = numba_cuda()
 
@@ -60,20 +61,9 @@ def hh_cuda_kernel(
     z1 = T(0.0)  # the rest of the current block of four normals
     z2 = T(0.0)
     z3 = T(0.0)
-    rest_sum = 0.0
-    sd_shift = 0.0
-    sd_1 = 0.0
-    sd_2 = 0.0
-    st_shift = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    s5 = 0.0
-    c1 = 0.0
-    c2 = 0.0
-    cnt = 0
-    last = -1
+    # online features: the lane state of the CPU kernel (hh_cpu._feature_sample), one thread
+    f = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0)
+    w = (rest_end, sd0, sd1, st0, st1)
     for i in range(n_steps):
         if i > 0:
             k = i - 1
@@ -95,26 +85,9 @@ def hh_cuda_kernel(
         if want_trace:
             trace_tm[i, r] = v
         if want_feat:
-            vd = float(v)
-            if i < rest_end:
-                rest_sum += vd
-            if i == sd0:
-                sd_shift = vd
-            if sd0 <= i < sd1:
-                d = vd - sd_shift
-                sd_1 += d
-                sd_2 += d * d
-            if i == st0:
-                st_shift = vd
-            if st0 <= i < st1:
-                s1, s2, s3, s4, s5 = moments_add(s1, s2, s3, s4, s5, vd - st_shift)
-            c0 = clip_at_threshold(vd)
-            s = i - 2
-            if st0 <= s < st1:
-                last, cnt = spike_count_update(is_spike(c2, c1, c0), s, last, cnt, dt, dedup)
-            c2 = c1
-            c1 = c0
+            f = _feature_sample(f, float(v), i, w, dt, dedup)
     if want_feat:
+        rest_sum, sd_shift, sd_1, sd_2, st_shift, s1, s2, s3, s4, s5, _, _, _, cnt = f
         nan = math.nan
         _, m2, _, _, _ = central_moments(sd1 - sd0, sd_shift, sd_1, sd_2, 0.0, 0.0, 0.0)
         mean, v2, v3, v4, v5 = central_moments(st1 - st0, st_shift, s1, s2, s3, s4, s5)
