@@ -84,41 +84,34 @@ def _spike_lanes(c0, c1, c2, s, s_dt, last, count, dt, dedup):
     return (s if spike else last), count + (1 if keep else 0)
 
 
-@njit(inline="always", fastmath=True, error_model="numpy")
-def finalize_features(
-    count,
-    n_rest,
-    rest_sum,
-    n_sd,
-    sd_shift,
-    sd1,
-    sd2,
-    n_st,
-    st_shift,
-    st1,
-    st2,
-    st3,
-    st4,
-    st5,
-    out,
-    row,
-):
-    """Write the 8 online features of one simulation into ``out[row]`` (float64)."""
+@njit(inline="always", fastmath=True, error_model="numpy", cache=True)
+def finalize_features(f, w):
+    """The 8 online features of one simulation from its accumulators.
+
+    Args:
+        f: the 14-tuple of :func:`_feature_sample` after the last sample.
+        w: the 5-tuple of window indices (``windows`` of :func:`hh_cpu_kernel`).
+
+    Returns:
+        8-tuple of float64: spike count, resting mean, resting std, stimulus mean, variance,
+        skewness, kurtosis, 5th standardised moment; all NaN when the mean, the 4th moment or
+        the resting mean is not finite (a diverged trace). The CPU and CUDA kernels both call
+        it.
+    """
+    rest_sum, sd_shift, q1, q2, st_shift, s1, s2, s3, s4, s5, _, _, _, cnt = f
+    rest_end, sd0, sd1, st0, st1 = w
     nan = math.nan
-    _, m2, _, _, _ = central_moments(n_sd, sd_shift, sd1, sd2, 0.0, 0.0, 0.0)
-    mean, v2, v3, v4, v5 = central_moments(n_st, st_shift, st1, st2, st3, st4, st5)
+    _, m2, _, _, _ = central_moments(sd1 - sd0, sd_shift, q1, q2, 0.0, 0.0, 0.0)
+    mean, v2, v3, v4, v5 = central_moments(st1 - st0, st_shift, s1, s2, s3, s4, s5)
+    rest = rest_sum / rest_end if rest_end > 0 else nan
+    if not (math.isfinite(mean) and math.isfinite(v4) and math.isfinite(rest)):
+        return nan, nan, nan, nan, nan, nan, nan, nan
     sd = math.sqrt(v2) if v2 >= 0.0 else nan
-    out[row, 0] = count
-    out[row, 1] = rest_sum / n_rest if n_rest > 0 else nan
-    out[row, 2] = math.sqrt(m2) if m2 >= 0.0 else nan
-    out[row, 3] = mean
-    out[row, 4] = v2
-    out[row, 5] = v3 / (sd * sd * sd)
-    out[row, 6] = v4 / (v2 * v2)
-    out[row, 7] = v5 / (v2 * v2 * sd)
-    if not (math.isfinite(mean) and math.isfinite(v4) and math.isfinite(out[row, 1])):
-        for k in range(NUM_ONLINE_FEATURES):
-            out[row, k] = nan
+    sd_rest = math.sqrt(m2) if m2 >= 0.0 else nan
+    return (
+        float(cnt), rest, sd_rest, mean, v2, v3 / (sd * sd * sd), v4 / (v2 * v2),
+        v5 / (v2 * v2 * sd),
+    )  # fmt: skip
 
 
 @njit(inline="always", fastmath=True, error_model="numpy", cache=True)
@@ -371,25 +364,11 @@ def _hh_block(b, theta, seeds, current, noise, v0, dt, windows, dedup, use_rng, 
             elif i == n_steps - 1:
                 _features_tile(vtile, t + 1, i - t, L, acc, windows, dt, dedup)
     if want_feat:
+        w = (rest_end, sd0, sd1, st0, st1)
         for j in range(n_real):
-            finalize_features(
-                acc[13, j],
-                rest_end,
-                acc[0, j],
-                sd1 - sd0,
-                acc[1, j],
-                acc[2, j],
-                acc[3, j],
-                st1 - st0,
-                acc[4, j],
-                acc[5, j],
-                acc[6, j],
-                acc[7, j],
-                acc[8, j],
-                acc[9, j],
-                features,
-                first + j,
-            )
+            out = finalize_features(_load_lane(acc, j), w)
+            for k in range(NUM_ONLINE_FEATURES):
+                features[first + j, k] = out[k]
 
 
 @njit(nogil=True, fastmath=True, error_model="numpy", cache=True)

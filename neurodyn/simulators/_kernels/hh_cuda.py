@@ -1,8 +1,8 @@
 """CUDA kernel of the Hodgkin-Huxley simulator: one thread per simulation, fused time loop.
 
 Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals
-and the online feature update (``hh_cpu._feature_sample``, once per step) are the scalar
-functions of the CPU kernel.
+the online feature update (``hh_cpu._feature_sample``, once per step) and its finalisation
+(``hh_cpu.finalize_features``) are the scalar functions of the CPU kernel.
 Traces are written time-major ``(num_steps, num)`` so that a warp's stores are coalesced; the
 caller transposes on the device. Noise: step ``k`` uses normal ``k & 3`` of
 ``normal_quad(seed, k >> 2, 0, ...)``, the stream of the CPU kernel.
@@ -15,9 +15,8 @@ import math
 import numpy as np
 
 from neurodyn.simulators._kernels._cuda import numba_cuda
-from neurodyn.simulators._kernels.hh_cpu import _feature_sample
+from neurodyn.simulators._kernels.hh_cpu import _feature_sample, finalize_features
 from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
-from neurodyn.simulators._kernels.moments import central_moments
 from neurodyn.simulators._kernels.rng import normal_quad
 
 cuda = numba_cuda()
@@ -87,18 +86,6 @@ def hh_cuda_kernel(
         if want_feat:
             f = _feature_sample(f, float(v), i, w, dt, dedup)
     if want_feat:
-        rest_sum, sd_shift, sd_1, sd_2, st_shift, s1, s2, s3, s4, s5, _, _, _, cnt = f
-        nan = math.nan
-        _, m2, _, _, _ = central_moments(sd1 - sd0, sd_shift, sd_1, sd_2, 0.0, 0.0, 0.0)
-        mean, v2, v3, v4, v5 = central_moments(st1 - st0, st_shift, s1, s2, s3, s4, s5)
-        sd = math.sqrt(v2) if v2 >= 0.0 else nan
-        rest = rest_sum / rest_end if rest_end > 0 else nan
-        ok = math.isfinite(mean) and math.isfinite(v4) and math.isfinite(rest)
-        features[r, 0] = cnt if ok else nan
-        features[r, 1] = rest if ok else nan
-        features[r, 2] = (math.sqrt(m2) if m2 >= 0.0 else nan) if ok else nan
-        features[r, 3] = mean if ok else nan
-        features[r, 4] = v2 if ok else nan
-        features[r, 5] = v3 / (sd * sd * sd) if ok else nan
-        features[r, 6] = v4 / (v2 * v2) if ok else nan
-        features[r, 7] = v5 / (v2 * v2 * sd) if ok else nan
+        out = finalize_features(f, w)
+        for k in range(8):
+            features[r, k] = out[k]
