@@ -1,6 +1,6 @@
 """CUDA kernel of the Hodgkin-Huxley simulator: one thread per simulation, fused time loop.
 
-Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals
+Imported lazily (it imports ``numba.cuda``). The model arithmetic, the counter-based normals,
 the online feature update (``hh_cpu._feature_sample``, once per step) and its finalisation
 (``hh_cpu.finalize_features``) are the scalar functions of the CPU kernel.
 Traces are written time-major ``(num_steps, num)`` so that a warp's stores are coalesced; the
@@ -15,7 +15,11 @@ import math
 import numpy as np
 
 from neurodyn.simulators._kernels._cuda import numba_cuda
-from neurodyn.simulators._kernels.hh_cpu import _feature_sample, finalize_features
+from neurodyn.simulators._kernels.hh_cpu import (
+    NUM_ONLINE_FEATURES,
+    _feature_sample,
+    finalize_features,
+)
 from neurodyn.simulators._kernels.hh_model import hh_steady_state, hh_step
 from neurodyn.simulators._kernels.rng import normal_quad
 
@@ -87,5 +91,5 @@ def hh_cuda_kernel(
             f = _feature_sample(f, float(v), i, w, dt, dedup)
     if want_feat:
         out = finalize_features(f, w)
-        for k in range(8):
+        for k in range(NUM_ONLINE_FEATURES):
             features[r, k] = out[k]
