@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from neurodyn.cli import app
@@ -13,6 +18,16 @@ def test_help_lists_subcommands():
     res = runner.invoke(app, ["--help"])
     assert res.exit_code == 0
     assert "demo" in res.output
+
+
+def test_python_dash_m_runs_the_cli():
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    res = subprocess.run(
+        [sys.executable, "-m", "neurodyn", "--help"], capture_output=True, text=True, env=env
+    )
+    assert res.returncode == 0, res.stderr
+    assert "demo" in res.stdout and "simulate" in res.stdout
 
 
 def test_demo_hh_quick(tmp_path):
