@@ -38,6 +38,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 
 from neurodyn.simulators import HodgkinHuxley  # noqa: E402
+from neurodyn.simulators.stimuli import ELIFE_SOMA_AREA_CM2  # noqa: E402
 
 DT, T_MAX = 0.025, 120.0
 
@@ -131,8 +133,8 @@ def bench_jaxley(
     for name in ("Na_gNa", "K_gK", "Leak_gLeak", "Km_gKm"):
         comp.make_trainable(name, verbose=False)
     params = comp.get_parameters()
-    area_cm2 = 2.0 * np.pi * 35e-4 * 70e-4  # = ELIFE_SOMA_AREA_CM2
-    na_per_sigma = area_cm2 * 1e3 / np.sqrt(DT)  # sigma * xi / sqrt(dt) µA/cm² -> nA
+    # sigma * xi / sqrt(dt) in µA/cm² -> nA on the soma (the cylinder's lateral area)
+    na_per_sigma = ELIFE_SOMA_AREA_CM2 * 1e3 / np.sqrt(DT)
     step_j = jnp.asarray(step, dtype=jnp.float32)
 
     def sim(p):
@@ -179,8 +181,6 @@ def bench_jaxley(
 
 def compile_times() -> dict:
     """First-call time in a fresh process (loads the disk cache after the first ever run)."""
-    import subprocess
-
     code = (
         "import time, torch; t=time.perf_counter();"
         "from neurodyn.simulators import HodgkinHuxley;"
@@ -212,8 +212,6 @@ def _worker(tool: str, sizes: tuple[int, ...]) -> list[dict]:
 
 
 def _spawn(tool: str, sizes: tuple[int, ...]) -> list[dict]:
-    import subprocess
-
     cmd = [sys.executable, __file__, "--worker", tool, "--sizes", *map(str, sizes)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=3600)
     if out.returncode != 0:
@@ -227,8 +225,6 @@ def _spawn(tool: str, sizes: tuple[int, ...]) -> list[dict]:
 def _spawn_brian2(num: int = 10**4) -> list[dict]:
     """brian2 rows (noise-free and noisy traces at ``num``) from ``_brian2_hh.py`` run by the
     interpreter of ``--brian2-python`` / ``NEURODYN_BRIAN2_PYTHON`` (default: this one)."""
-    import subprocess
-
     py = os.environ.get("NEURODYN_BRIAN2_PYTHON", sys.executable)
     if "--brian2-python" in sys.argv:
         py = sys.argv[sys.argv.index("--brian2-python") + 1]
